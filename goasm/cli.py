@@ -1,0 +1,169 @@
+"""The ``goasm`` command line.
+
+``goasm parse``  print the IR of a file (text or ``--json``);
+``goasm run``    run a program through the Go-style start-up;
+``goasm expand`` print functions as the loader will execute them (``go tool asm -S`` style).
+
+Exit status of ``goasm run`` (documented in the README):
+
+====  ==========================================================
+0-255 the emulated program's own exit status
+1     goasm could not load the program (preprocess, parse or link error)
+2     the program crashed (fault, trap), like a real Go program
+124   a resource limit was hit (``--max-steps``, memory)
+125   the program needs something goasm does not implement
+      (an instruction, a syscall, a Go runtime function)
+====  ==========================================================
+
+Only this module prints or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+
+from goasm.errors import GoasmError, LimitError, MachineFault, UnimplementedError
+
+EXIT_LOAD = 1
+EXIT_FAULT = 2
+EXIT_LIMIT = 124
+EXIT_UNIMPLEMENTED = 125
+
+
+def _defines(values) -> dict:
+    out = {}
+    for item in values or ():
+        name, eq, value = item.partition("=")
+        out[name] = value if eq else None
+    return out
+
+
+def _add_front_end_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
+                   help="search DIR for #include files (after the including file's folder)")
+    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VAL]",
+                   help="predefine a preprocessor macro (like go tool asm -D)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="goasm", description="Run Go's Plan 9 amd64 assembly.")
+    top.add_argument("--version", action="version", version="goasm 0.1.0")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="parse a .s file and print its IR")
+    p.add_argument("file")
+    _add_front_end_options(p)
+    p.add_argument("--json", action="store_true", help="print the IR as JSON with positions")
+
+    r = sub.add_parser("run", help="run a program through goasm's Go-style start-up")
+    r.add_argument("files", nargs="+", metavar="FILE.s")
+    _add_front_end_options(r)
+    r.add_argument("--entry", metavar="SYMBOL", help="start at SYMBOL instead of _rt0_amd64_linux")
+    r.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help="stop with status 124 after N instructions")
+    r.add_argument("--trace", nargs="?", const="-", default=None, metavar="PATH",
+                   help="print every executed instruction (to PATH, or stderr)")
+    r.add_argument("--cpu", choices=("intel", "amd"), default="intel", help="CPU model for CPUID")
+    r.add_argument("--until", metavar="SYMBOL", help="stop the first time execution reaches SYMBOL")
+    r.add_argument("--state-json", metavar="PATH",
+                   help="with --until: write registers, g, g0, m0 and symbols as JSON")
+    r.add_argument("--env", action="append", default=[], metavar="K=V",
+                   help="add K=V to the program's environment (empty otherwise)")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="-- ARGS for the program")
+
+    e = sub.add_parser("expand", help="print TEXT symbols as the loader will execute them")
+    e.add_argument("files", nargs="+", metavar="FILE.s")
+    _add_front_end_options(e)
+    e.add_argument("--json", action="store_true")
+    return top
+
+
+def _cmd_parse(ns) -> int:
+    from goasm import ir
+    from goasm.parse import parse_file
+
+    prog = parse_file(ns.file, include_dirs=ns.include, defines=_defines(ns.define))
+    if ns.json:
+        json.dump({"file": ns.file, "statements": ir.to_json(prog.statements)}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(str(prog))
+    return 0
+
+
+def _cmd_run(ns) -> int:
+    from goasm import api
+
+    args = list(ns.args)
+    if args and args[0] == "--":
+        args = args[1:]
+    if ns.state_json and not ns.until:
+        raise GoasmError("--state-json needs --until SYMBOL")
+    trace = None
+    if ns.trace is not None:
+        trace = sys.stderr if ns.trace == "-" else open(ns.trace, "w", encoding="utf-8")
+    try:
+        result = api.run(
+            ns.files, include_dirs=ns.include, defines=_defines(ns.define), argv=args,
+            env=ns.env, entry=ns.entry, max_steps=ns.max_steps, cpu=ns.cpu, until=ns.until,
+            trace=trace, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
+            stdin=sys.stdin.buffer if sys.stdin is not None else None)
+    finally:
+        if trace is not None and trace is not sys.stderr:
+            trace.close()
+    if ns.state_json and result.state is not None:
+        with open(ns.state_json, "w", encoding="utf-8") as fh:
+            json.dump(result.state, fh, indent=1)
+            fh.write("\n")
+    if result.crash_report:
+        sys.stdout.flush()
+        sys.stderr.write(result.crash_report)
+        sys.stderr.flush()
+    return result.status
+
+
+def _cmd_expand(ns) -> int:
+    from goasm import api
+
+    text = api.expand(ns.files, include_dirs=ns.include, defines=_defines(ns.define),
+                      as_json=ns.json)
+    sys.stdout.write(text)
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``goasm`` console script."""
+    ns = _parser().parse_args(argv)
+    handler = {"parse": _cmd_parse, "run": _cmd_run, "expand": _cmd_expand}[ns.command]
+    try:
+        return handler(ns)
+    except UnimplementedError as err:
+        sys.stdout.flush()
+        sys.stderr.write(f"goasm: {err.render()}\n")
+        return EXIT_UNIMPLEMENTED
+    except LimitError as err:
+        sys.stdout.flush()
+        sys.stderr.write(f"goasm: {err.render()}\n")
+        return EXIT_LIMIT
+    except MachineFault as err:
+        sys.stderr.write(f"goasm: {err.render()}\n")
+        return EXIT_FAULT
+    except GoasmError as err:
+        sys.stderr.write(err.render() + "\n")
+        return EXIT_LOAD
+    except OSError as err:
+        sys.stderr.write(f"goasm: {err.filename or ''}: {err.strerror or err}\n")
+        return EXIT_LOAD
+    except KeyboardInterrupt:
+        sys.stderr.write("goasm: interrupted\n")
+        return 130
+    except Exception as err:  # a bug in goasm itself: say so in one line, trace only on request
+        if os.environ.get("GOASM_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(f"goasm: internal error: {type(err).__name__}: {err} "
+                         f"(set GOASM_DEBUG=1 for a traceback; please report it)\n")
+        return 70

@@ -1,0 +1,720 @@
+"""Parse preprocessed Plan 9 amd64 assembly into goasm's IR.
+
+``grammar/plan9_amd64.lark`` (LALR) gives the shape; :class:`_ToIR` gives the meaning,
+following ``cmd/asm/internal/asm/parse.go`` (operand forms, ``(SB)``/``(FP)``/``(SP)``/
+``(PC)`` pseudo-registers, register pairs, expression evaluation) and ``asm.go``
+(TEXT/DATA/GLOBL operands). No Lark object escapes this module: callers get
+:mod:`goasm.ir` nodes or a :class:`goasm.errors.ParseError` with file:line:col.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import lark
+
+from goasm import ir
+from goasm.arch import amd64
+from goasm.errors import GoasmError, ParseError, Pos
+from goasm.preprocess import Limits, Line, preprocess, preprocess_file
+from goasm.resources import grammar_path, runtime_include_dir
+
+_MASK64 = (1 << 64) - 1
+
+
+def _signed64(value: int) -> int:
+    value &= _MASK64
+    return value - (1 << 64) if value >> 63 else value
+
+
+@functools.lru_cache(maxsize=None)
+def _lark() -> lark.Lark:
+    """The LALR parser, built once per process (grammar compiled with Lark's cache)."""
+    return lark.Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=False,
+    )
+
+
+# --------------------------------------------------------------------------- literals
+
+def parse_int_literal(text: str) -> int:
+    """Go integer literal (strconv.ParseUint(s, 0, 64)): 0x, 0o, 0b, leading-0 octal, ``_``."""
+    digits = text.replace("_", "")
+    low = digits.lower()
+    if low.startswith("0x"):
+        value = int(digits[2:], 16)
+    elif low.startswith("0b"):
+        value = int(digits[2:], 2)
+    elif low.startswith("0o"):
+        value = int(digits[2:], 8)
+    elif len(digits) > 1 and digits[0] == "0":
+        if any(c in "89" for c in digits):
+            raise ValueError(f"invalid digit in octal literal {text}")
+        value = int(digits, 8)
+    else:
+        value = int(digits, 10)
+    if value > _MASK64:
+        raise ValueError(f"integer constant {text} overflows uint64")
+    return value
+
+
+def parse_float_literal(text: str) -> float:
+    """Go float literal (strconv.ParseFloat(s, 64)), decimal or hexadecimal."""
+    digits = text.replace("_", "")
+    if digits.lower().startswith("0x"):
+        value = float.fromhex(digits)
+    else:
+        value = float(digits)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"floating-point constant {text} out of range")
+    return value
+
+
+_SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92}
+
+
+def unquote(text: str) -> bytes:
+    """Go's strconv.Unquote for "..." and '...' literals, returning UTF-8 bytes."""
+    quote = text[0]
+    body = text[1:-1]
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out += ch.encode("utf-8")
+            i += 1
+            continue
+        esc = body[i + 1] if i + 1 < len(body) else ""
+        if esc in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[esc])
+            i += 2
+        elif esc == quote:
+            out.append(ord(quote))
+            i += 2
+        elif esc == "x":
+            out.append(int(body[i + 2:i + 4], 16))
+            i += 4
+        elif esc in "01234567":
+            value = int(body[i + 1:i + 4], 8)
+            if value > 255:
+                raise ValueError(f"octal escape value > 255 in {text}")
+            out.append(value)
+            i += 4
+        elif esc in "uU":
+            width = 4 if esc == "u" else 8
+            code = int(body[i + 2:i + 2 + width], 16)
+            if code > 0x10FFFF or 0xD800 <= code < 0xE000:
+                raise ValueError(f"invalid Unicode escape in {text}")
+            out += chr(code).encode("utf-8")
+            i += 2 + width
+        else:
+            raise ValueError(f"invalid escape \\{esc} in {text}")
+    return bytes(out)
+
+
+def char_value(text: str) -> int:
+    """The value of a Go character literal ('a', '\\n', '\\x41', '\\u00e9')."""
+    body = text[1:-1]
+    if body.startswith("\\"):
+        raw = unquote(text)
+        if body[1] in "uU":
+            return ord(raw.decode("utf-8"))
+        return raw[0]
+    if len(body) != 1:
+        raise ValueError(f"invalid character literal {text}")
+    return ord(body)
+
+
+# --------------------------------------------------------------------------- expressions
+
+class _ExprEval:
+    """cmd/asm's expression evaluator (parse.go expr/term/factor) over a token list.
+
+    Evaluation is on uint64; ``<<`` ends a term, ``>>`` takes a whole term as its count,
+    and the errors (division by zero, shifts of values with the high bit set) are Go's.
+    """
+
+    def __init__(self, tokens, error):
+        self.tokens = tokens
+        self.i = 0
+        self.error = error
+
+    def peek(self):
+        return self.tokens[self.i].type if self.i < len(self.tokens) else None
+
+    def next(self):
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def run(self) -> int:
+        value = self.expr()
+        if self.i != len(self.tokens):
+            tok = self.tokens[self.i]
+            self.error(f"unexpected {tok.value!r} in expression", tok)
+        return value
+
+    def expr(self) -> int:
+        value = self.term()
+        while True:
+            kind = self.peek()
+            if kind == "PLUS":
+                self.next()
+                value = (value + self.term()) & _MASK64
+            elif kind == "MINUS":
+                self.next()
+                value = (value - self.term()) & _MASK64
+            elif kind == "PIPE":
+                self.next()
+                value |= self.term()
+            elif kind == "CARET":
+                self.next()
+                value ^= self.term()
+            else:
+                return value
+
+    def term(self) -> int:
+        value = self.factor()
+        while True:
+            kind = self.peek()
+            if kind == "STAR":
+                self.next()
+                value = (value * self.factor()) & _MASK64
+            elif kind in ("SLASH", "PERCENT"):
+                tok = self.next()
+                what = "divide" if kind == "SLASH" else "modulo"
+                if value >> 63:
+                    self.error(f"{what} of value with high bit set", tok)
+                divisor = self.factor()
+                if divisor == 0:
+                    self.error("division by zero" if kind == "SLASH" else "modulo by zero", tok)
+                value = value // divisor if kind == "SLASH" else value % divisor
+            elif kind == "LSH":
+                tok = self.next()
+                shift = self.factor()
+                if shift >> 63:
+                    self.error("negative left shift count", tok)
+                return (value << shift) & _MASK64 if shift < 64 else 0
+            elif kind == "RSH":
+                tok = self.next()
+                shift = self.term()
+                if shift >> 63:
+                    self.error("negative right shift count", tok)
+                if value >> 63:
+                    self.error("right shift of value with high bit set", tok)
+                value = value >> shift if shift < 64 else 0
+            elif kind == "AMP":
+                self.next()
+                value &= self.factor()
+            else:
+                return value
+
+    def factor(self) -> int:
+        if self.i >= len(self.tokens):
+            self.error("unexpected end of expression", self.tokens[-1] if self.tokens else None)
+        tok = self.next()
+        kind = tok.type
+        try:
+            if kind == "INT":
+                return parse_int_literal(tok.value)
+            if kind == "CHAR":
+                return char_value(tok.value)
+        except ValueError as exc:
+            self.error(str(exc), tok)
+        if kind == "PLUS":
+            return self.factor()
+        if kind == "MINUS":
+            return (-self.factor()) & _MASK64
+        if kind == "TILDE":
+            return self.factor() ^ _MASK64
+        if kind == "LPAR":
+            value = self.expr()
+            if self.peek() != "RPAR":
+                self.error("missing closing paren", tok)
+            self.next()
+            return value
+        self.error(f"unexpected {tok.value!r} evaluating expression", tok)
+        raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- tree → IR
+
+class _Named:
+    """Intermediate form of ``sym[<attr>][±off][(group)...]`` before we know its role."""
+
+    __slots__ = ("name", "attr", "offset", "groups", "tok")
+
+    def __init__(self, name, attr, offset, groups, tok):
+        self.name, self.attr, self.offset, self.groups, self.tok = name, attr, offset, groups, tok
+
+
+class _Bare:
+    """A bare non-register name: a branch label if the instruction jumps, else an error."""
+
+    __slots__ = ("name", "pos")
+
+    def __init__(self, name, pos):
+        self.name, self.pos = name, pos
+
+
+class _ToIR(lark.Transformer):
+    """Builds IR nodes; every error names the source position (cmd/asm messages)."""
+
+    def __init__(self, lines: list[Line]):
+        super().__init__(visit_tokens=False)
+        self.lines = lines
+
+    # ---- positions and errors
+
+    def pos_of(self, line: int, column: int) -> Pos:
+        src = self.lines[line - 1]
+        return Pos(src.file, src.line, src.col + column - 1 if not src.expanded else src.col)
+
+    def tok_pos(self, tok) -> Pos | None:
+        if tok is None or getattr(tok, "line", None) is None:
+            return None
+        return self.pos_of(tok.line, tok.column)
+
+    def meta_pos(self, meta) -> Pos | None:
+        if getattr(meta, "empty", True):
+            return None
+        return self.pos_of(meta.line, meta.column)
+
+    def fail(self, message: str, where=None):
+        if isinstance(where, Pos) or where is None:
+            pos = where
+        else:
+            pos = self.tok_pos(where)
+        source = None
+        if pos is not None:
+            for src in self.lines:
+                if src.file == pos.file and src.line == pos.line:
+                    source = src.source or src.text
+                    break
+        raise ParseError(message, pos, source)
+
+    def eval(self, tokens) -> int:
+        return _ExprEval(tokens, self.fail).run()
+
+    # ---- expressions: keep tokens in order
+
+    def _tokens(self, children):
+        out = []
+        for c in children:
+            if isinstance(c, list):
+                out.extend(c)
+            else:
+                out.append(c)
+        return out
+
+    expr = term = factor = fexpr = _tokens
+
+    def float_value(self, toks) -> float:
+        """cmd/asm floatExpr: a float literal under any number of signs and parentheses."""
+        sign = 1.0
+        for tok in toks:
+            if tok.type == "MINUS":
+                sign = -sign
+            elif tok.type == "FLOAT":
+                try:
+                    return sign * parse_float_literal(tok.value)
+                except ValueError as exc:
+                    self.fail(str(exc), tok)
+        self.fail("bad floating-point expression", toks[0])
+
+    # ---- pieces of operands
+
+    def symattr(self, children):
+        if len(children) == 2:
+            return "<>"
+        abi = str(children[1])
+        if abi not in amd64.ABIS:
+            self.fail(f"malformed ABI selector {abi!r}", children[1])
+        return abi
+
+    def symoff(self, children):
+        return self._tokens(children)
+
+    def group(self, children):
+        name = children[0]
+        scale = 0
+        if len(children) == 3:
+            scale_tok = children[2]
+            try:
+                scale = parse_int_literal(scale_tok.value)
+            except ValueError:
+                scale = -1
+            if scale not in amd64.VALID_SCALES or scale_tok.value not in ("1", "2", "4", "8"):
+                self.fail(f"bad scale: {scale_tok.value}", scale_tok)
+        return (name, scale)
+
+    def named(self, children):
+        name_tok = children[0]
+        attr = None
+        offset = None
+        groups = []
+        for c in children[1:]:
+            if isinstance(c, str) and not isinstance(c, lark.Token):
+                attr = c
+            elif isinstance(c, list):
+                offset = c
+            elif isinstance(c, tuple):
+                groups.append(c)
+        return _Named(str(name_tok), attr, offset, groups, name_tok)
+
+    def register(self, tok, *, prefix=None) -> ir.Reg:
+        name = str(tok)
+        if not amd64.is_register(name):
+            self.fail(f"expected register; found {name}", tok)
+        if name in amd64.PSEUDO:
+            self.fail(f"illegal use of pseudo-register {name}", tok)
+        if prefix == "$":
+            self.fail(f"prefix $ not allowed for register: ${name}", tok)
+        return ir.Reg(amd64.canonical_register(name), pos=self.tok_pos(tok))
+
+    def indirect(self, groups, mem_kwargs, prefix, pos, first_tok):
+        """cmd/asm registerIndirect: ``(R)``, ``(R*s)``, ``(R)(I*s)`` after an optional offset."""
+        (base_tok, scale), rest = groups[0], groups[1:]
+        base = str(base_tok)
+        if not amd64.is_register(base):
+            self.fail(f"indirect through non-register {base}", base_tok)
+        if base in ("SB", "FP"):
+            self.fail(f"cannot reference {base} without a symbol", base_tok)
+        if base == "PC":
+            if prefix is not None:
+                self.fail("illegal addressing mode for PC", base_tok)
+            if scale or rest:
+                self.fail("illegal use of PC", base_tok)
+            return ir.PCRel(_signed64(mem_kwargs.get("offset", 0)), pos=pos)
+        base = amd64.canonical_register(base)
+        if scale:
+            if rest:
+                self.fail("expected end of operand after scaled index", rest[0][0])
+            return ir.Mem(index=base, scale=scale, pos=pos, **mem_kwargs)
+        mem_kwargs = dict(mem_kwargs, base=base)
+        if rest:
+            idx_tok, idx_scale = rest[0]
+            idx = str(idx_tok)
+            if not amd64.is_register(idx):
+                self.fail(f"expected register; found {idx}", idx_tok)
+            mem_kwargs.update(index=amd64.canonical_register(idx), scale=idx_scale)
+        return ir.Mem(pos=pos, **mem_kwargs)
+
+    def resolve_named(self, named: _Named, prefix, pos):
+        """Give meaning to a name-first operand, as cmd/asm's operand()/symbolReference()."""
+        tok = named.tok
+        if amd64.is_register(named.name):
+            if named.attr or named.offset or named.groups:
+                self.fail(f"expected end of operand after register {named.name}", tok)
+            if prefix == "*":
+                prefix = None
+            reg = self.register(tok, prefix=prefix)
+            return reg
+        if not named.groups:
+            if prefix is None and named.attr is None and named.offset is None:
+                return _Bare(named.name, pos)
+            self.fail(f"illegal or missing addressing mode for symbol {named.name}", tok)
+        offset = _signed64(self.eval(named.offset)) if named.offset else 0
+        (pseudo_tok, scale), rest = named.groups[0], named.groups[1:]
+        pseudo = str(pseudo_tok)
+        static = named.attr == "<>"
+        abi = named.attr if named.attr not in (None, "<>") else None
+        if scale:
+            self.fail(f"expected pseudo-register; found {pseudo}*{scale}", pseudo_tok)
+        if pseudo == "SB":
+            kind = ir.NameKind.STATIC if static else ir.NameKind.EXTERN
+        elif pseudo == "FP":
+            kind = ir.NameKind.PARAM
+        elif pseudo == "SP":
+            kind = ir.NameKind.AUTO
+        elif pseudo == "PC":
+            self.fail(f"illegal addressing mode for symbol {named.name} with (PC)", pseudo_tok)
+        else:
+            self.fail(f"expected pseudo-register; found {pseudo}", pseudo_tok)
+        if kind in (ir.NameKind.PARAM, ir.NameKind.AUTO) and (static or abi):
+            self.fail(f"symbol attribute not allowed on {pseudo} reference", tok)
+        kwargs = dict(offset=offset, symbol=named.name, kind=kind, abi=abi)
+        if rest:
+            mem = self.indirect(rest, kwargs, prefix, pos, tok)
+        else:
+            mem = ir.Mem(pos=pos, **kwargs)
+        if prefix == "$":
+            return ir.Addr(mem, pos=pos)
+        if prefix == "*":
+            return ir.Indirect(mem, pos=pos)
+        return mem
+
+    # ---- operands
+
+    def plain_named(self, meta, children):
+        return self.resolve_named(children[0], None, self.meta_pos(meta))
+
+    def dollar_named(self, meta, children):
+        return self.resolve_named(children[0], "$", self.meta_pos(meta))
+
+    def star_named(self, meta, children):
+        return self.resolve_named(children[1], "*", self.meta_pos(meta))
+
+    def reglist(self, meta, children):
+        lo, _minus, hi = children
+        for tok in (lo, hi):
+            if not amd64.is_register(str(tok)) or str(tok) in amd64.PSEUDO:
+                self.fail(f"register list: bad register {tok}", tok)
+        return ir.RegList(str(lo), str(hi), pos=self.meta_pos(meta))
+
+    def imm(self, meta, children):
+        return ir.Imm(_signed64(self.eval(self._tokens(children))), pos=self.meta_pos(meta))
+
+    def fimm(self, meta, children):
+        return ir.FloatImm(self.float_value(self._tokens(children)), pos=self.meta_pos(meta))
+
+    def simm(self, meta, children):
+        tok = children[0]
+        try:
+            value = unquote(tok.value)
+        except (ValueError, IndexError) as exc:
+            self.fail(f"string parse error: {exc}", tok)
+        return ir.StrImm(value, pos=self.meta_pos(meta))
+
+    def absolute(self, meta, children):
+        return ir.Mem(offset=_signed64(self.eval(self._tokens(children))), pos=self.meta_pos(meta))
+
+    def star_absolute(self, meta, children):
+        pos = self.meta_pos(meta)
+        return ir.Indirect(ir.Imm(_signed64(self.eval(self._tokens(children[1:])))), pos=pos)
+
+    def _mem(self, meta, children, prefix):
+        pos = self.meta_pos(meta)
+        groups = [c for c in children if isinstance(c, tuple)]
+        expr = [c for c in children if isinstance(c, (list, lark.Token)) and
+                not (isinstance(c, lark.Token) and c.type == "STAR" and c is children[0] and prefix == "*")]
+        kwargs = {}
+        if expr:
+            kwargs["offset"] = _signed64(self.eval(self._tokens(expr)))
+        mem = self.indirect(groups, kwargs, prefix, pos, None)
+        if prefix == "$":
+            return ir.Addr(mem, pos=pos)
+        return mem
+
+    def mem(self, meta, children):
+        return self._mem(meta, children, None)
+
+    def dollar_mem(self, meta, children):
+        return self._mem(meta, children, "$")
+
+    def star_mem(self, meta, children):
+        return self._mem(meta, children, "*")
+
+    # ---- statements
+
+    def label(self, meta, children):
+        return ir.Label(str(children[0]), pos=self.meta_pos(meta))
+
+    def suffix(self, children):
+        return ("suffix", str(children[0]))
+
+    def opsep(self, children):
+        return children[0]
+
+    def instr(self, meta, children):
+        pos = self.meta_pos(meta)
+        op_tok = children[0]
+        op = str(op_tok)
+        if not amd64.is_mnemonic(op):
+            self.fail(f"unrecognized instruction {op!r}", op_tok)
+        suffixes = []
+        operands = []
+        colon_at = -1
+        for c in children[1:]:
+            if isinstance(c, tuple) and len(c) == 2 and c[0] == "suffix":
+                suffixes.append(c[1])
+            elif isinstance(c, lark.Token) and c.type in ("COMMA", "COLON"):
+                if c.type == "COLON":
+                    if colon_at >= 0:
+                        self.fail("invalid ':' in operand", c)
+                    colon_at = len(operands)
+            else:
+                operands.append(c)
+                if colon_at >= 0 and len(operands) == colon_at + 1:
+                    # Old x86 register-pair syntax: AX:DX becomes DX, AX (parse.go line()).
+                    operands[colon_at - 1], operands[colon_at] = operands[colon_at], operands[colon_at - 1]
+                    colon_at = -2
+        jump = amd64.is_jump(op)
+        for i, arg in enumerate(operands):
+            if isinstance(arg, _Bare):
+                if not jump:
+                    self.fail(f"illegal or missing addressing mode for symbol {arg.name}", arg.pos)
+                operands[i] = ir.LabelRef(arg.name, pos=arg.pos)
+            elif isinstance(arg, ir.PCRel) and not jump:
+                self.fail(f"illegal use of (PC) in non-branch instruction {op}", arg.pos)
+        return ir.Instr(op, tuple(operands), tuple(suffixes), pos=pos)
+
+    def _symbol_name(self, operand, what, pos) -> ir.SymbolName:
+        if (not isinstance(operand, ir.Mem) or operand.kind not in (ir.NameKind.EXTERN, ir.NameKind.STATIC)
+                or operand.base is not None or operand.index is not None):
+            self.fail(f"{what}: expected symbol reference, found {operand}", pos)
+        return ir.SymbolName(operand.symbol, operand.kind is ir.NameKind.STATIC, operand.abi)
+
+    def tflags(self, children):
+        c = children[0]
+        if isinstance(c, lark.Token) and c.type == "NAME":
+            self.fail(f"TEXT flag {c} is not defined (missing #include \"textflag.h\"?)", c)
+        return ("flags", self.eval(self._tokens(children)))
+
+    def frame(self, children):
+        toks = list(children)
+        negative = False
+        if toks and toks[0].type == "MINUS":
+            negative = True
+            toks = toks[1:]
+        frame_tok = toks[0]
+        try:
+            frame = parse_int_literal(frame_tok.value)
+            args = parse_int_literal(toks[2].value) if len(toks) == 3 else None
+        except ValueError as exc:
+            self.fail(str(exc), frame_tok)
+        if frame >> 63 or (args is not None and args >> 31):
+            self.fail(f"frame or argument size out of range", frame_tok)
+        return ("frame", -frame if negative else frame, args)
+
+    def text(self, meta, children):
+        pos = self.meta_pos(meta)
+        sym = children[0]
+        if isinstance(sym, ir.Mem) and sym.offset != 0:
+            self.fail("TEXT: symbol offset must be zero", pos)
+        name = self._symbol_name(sym, "TEXT", pos)
+        flags = None
+        frame = args = None
+        for c in children[1:]:
+            if isinstance(c, tuple) and c[0] == "flags":
+                flags = c[1]
+            elif isinstance(c, tuple) and c[0] == "frame":
+                frame, args = c[1], c[2]
+        return ir.Text(name, frame, args, flags, pos=pos)
+
+    def data(self, meta, children):
+        pos = self.meta_pos(meta)
+        named, width_tok, value = [c for c in children
+                                   if not (isinstance(c, lark.Token) and c.type == "SLASH")]
+        target = self.resolve_named(named, None, pos)
+        if isinstance(target, _Bare):
+            self.fail(f"DATA: illegal or missing addressing mode for symbol {target.name}", pos)
+        name = self._symbol_name(target, "DATA", pos)
+        try:
+            width = parse_int_literal(width_tok.value)
+        except ValueError as exc:
+            self.fail(str(exc), width_tok)
+        if isinstance(value, _Bare) or not isinstance(value, (ir.Imm, ir.FloatImm, ir.StrImm, ir.Addr)):
+            self.fail(f"DATA value must be an immediate constant or address", pos)
+        return ir.Data(name, target.offset, width, value, pos=pos)
+
+    def globl(self, meta, children):
+        pos = self.meta_pos(meta)
+        ops = [c for c in children if not isinstance(c, lark.Token)]
+        if len(ops) not in (2, 3):
+            self.fail("GLOBL: expected 2 or 3 operands", pos)
+        for op in ops:
+            if isinstance(op, _Bare):
+                self.fail(f"GLOBL: illegal or missing addressing mode for symbol {op.name}", op.pos)
+        name = self._symbol_name(ops[0], "GLOBL", pos)
+        flags = None
+        if len(ops) == 3:
+            f = ops[1]
+            if not (isinstance(f, ir.Mem) and f.kind is ir.NameKind.NONE and f.base is None
+                    and f.index is None):
+                self.fail(f"GLOBL: flags must be an integer constant, found {f}", pos)
+            flags = f.offset
+        size = ops[-1]
+        if not isinstance(size, ir.Imm):
+            self.fail("GLOBL size must be an immediate constant", pos)
+        return ir.Globl(name, size.value, flags, pos=pos)
+
+    def start(self, children):
+        return [c for c in children if not isinstance(c, lark.Token)]
+
+
+# v_args(meta=True) for the rules that need their own position.
+for _name in ("plain_named", "dollar_named", "star_named", "reglist", "imm", "fimm", "simm",
+              "absolute", "star_absolute", "mem", "dollar_mem", "star_mem", "label", "instr",
+              "text", "data", "globl"):
+    setattr(_ToIR, _name, lark.v_args(meta=True)(getattr(_ToIR, _name)))
+del _name
+
+
+# --------------------------------------------------------------------------- errors
+
+_TOKEN_WORDS = {
+    "_NL": "newline", "$END": "end of input", "COMMA": "','", "COLON": "':'", "LPAR": "'('",
+    "RPAR": "')'", "STAR": "'*'", "PLUS": "'+'", "MINUS": "'-'", "NAME": "name", "INT": "integer",
+}
+
+
+def _lark_error(exc: lark.exceptions.LarkError, lines: list[Line]) -> ParseError:
+    line = getattr(exc, "line", None)
+    column = getattr(exc, "column", None)
+    pos = None
+    source = None
+    if isinstance(line, int) and 0 < line <= len(lines):
+        src = lines[line - 1]
+        col = src.col + column - 1 if isinstance(column, int) and column > 0 and not src.expanded else src.col
+        pos = Pos(src.file, src.line, col)
+        source = src.source or src.text
+    if isinstance(exc, lark.exceptions.UnexpectedToken):
+        tok = exc.token
+        what = "end of line" if tok.type in ("_NL", "$END") else repr(str(tok))
+        msg = f"syntax error: unexpected {what}"
+        if tok.type == "$END" and lines:
+            last = lines[-1]
+            pos = Pos(last.file, last.line, last.col + len(last.text))
+            source = last.source or last.text
+    elif isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        msg = f"syntax error: unexpected character {exc.char!r}"
+    else:
+        msg = f"syntax error: {exc}"
+    return ParseError(msg, pos, source)
+
+
+# --------------------------------------------------------------------------- public API
+
+def parse_lines(lines: list[Line], filename: str = "<input>") -> ir.Program:
+    """Parse preprocessed lines (from :func:`goasm.preprocess.preprocess`) into a Program."""
+    text = "\n".join(line.text for line in lines)
+    try:
+        tree = _lark().parse(text)
+    except lark.exceptions.LarkError as exc:
+        raise _lark_error(exc, lines) from None
+    try:
+        statements = _ToIR(lines).transform(tree)
+    except lark.exceptions.VisitError as exc:
+        if isinstance(exc.orig_exc, GoasmError):
+            raise exc.orig_exc from None
+        raise
+    return ir.Program(tuple(statements), file=filename)
+
+
+def _include_dirs(include_dirs):
+    return tuple(Path(d) for d in include_dirs)
+
+
+def parse_source(text: str, filename: str = "<input>", *, include_dirs=(), defines=None,
+                 limits: Limits | None = None) -> ir.Program:
+    """Preprocess and parse ``text`` as if read from ``filename``."""
+    lines = preprocess(text, filename, include_dirs=_include_dirs(include_dirs), defines=defines,
+                       limits=limits or Limits(), builtin_include_dirs=(runtime_include_dir(),))
+    return parse_lines(lines, filename)
+
+
+def parse_file(path, *, include_dirs=(), defines=None, limits: Limits | None = None) -> ir.Program:
+    """Preprocess and parse the file at ``path`` (``#include`` resolved from its folder first)."""
+    path = os.fspath(path)
+    lines = preprocess_file(path, include_dirs=_include_dirs(include_dirs), defines=defines,
+                            limits=limits or Limits(), builtin_include_dirs=(runtime_include_dir(),))
+    return parse_lines(lines, path)
