@@ -36,7 +36,7 @@ def _lark() -> lark.Lark:
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        propagate_positions=False,
         maybe_placeholders=False,
         cache=False,
     )
@@ -283,10 +283,25 @@ class _ToIR(lark.Transformer):
             return None
         return self.pos_of(tok.line, tok.column)
 
-    def meta_pos(self, meta) -> Pos | None:
-        if getattr(meta, "empty", True):
-            return None
-        return self.pos_of(meta.line, meta.column)
+    def first_pos(self, children) -> Pos | None:
+        """Position of the first token under ``children`` (rules carry no Lark meta: building
+        it doubles parse time)."""
+        for c in children:
+            if isinstance(c, lark.Token):
+                return self.tok_pos(c)
+            if isinstance(c, list):
+                found = self.first_pos(c)
+                if found is not None:
+                    return found
+            elif isinstance(c, tuple):
+                return self.first_pos(c[:1])
+            elif isinstance(c, _Named):
+                return self.tok_pos(c.tok)
+            elif isinstance(c, _Bare):
+                return c.pos
+            elif getattr(c, "pos", None) is not None:
+                return c.pos
+        return None
 
     def fail(self, message: str, where=None):
         if isinstance(where, Pos) or where is None:
@@ -454,45 +469,43 @@ class _ToIR(lark.Transformer):
 
     # ---- operands
 
-    def plain_named(self, meta, children):
-        return self.resolve_named(children[0], None, self.meta_pos(meta))
+    def plain_named(self, pos, children):
+        return self.resolve_named(children[0], None, pos)
 
-    def dollar_named(self, meta, children):
-        return self.resolve_named(children[0], "$", self.meta_pos(meta))
+    def dollar_named(self, pos, children):
+        return self.resolve_named(children[0], "$", pos)
 
-    def star_named(self, meta, children):
-        return self.resolve_named(children[1], "*", self.meta_pos(meta))
+    def star_named(self, pos, children):
+        return self.resolve_named(children[1], "*", pos)
 
-    def reglist(self, meta, children):
+    def reglist(self, pos, children):
         lo, _minus, hi = children
         for tok in (lo, hi):
             if not amd64.is_register(str(tok)) or str(tok) in amd64.PSEUDO:
                 self.fail(f"register list: bad register {tok}", tok)
-        return ir.RegList(str(lo), str(hi), pos=self.meta_pos(meta))
+        return ir.RegList(str(lo), str(hi), pos=pos)
 
-    def imm(self, meta, children):
-        return ir.Imm(_signed64(self.eval(self._tokens(children))), pos=self.meta_pos(meta))
+    def imm(self, pos, children):
+        return ir.Imm(_signed64(self.eval(self._tokens(children))), pos=pos)
 
-    def fimm(self, meta, children):
-        return ir.FloatImm(self.float_value(self._tokens(children)), pos=self.meta_pos(meta))
+    def fimm(self, pos, children):
+        return ir.FloatImm(self.float_value(self._tokens(children)), pos=pos)
 
-    def simm(self, meta, children):
+    def simm(self, pos, children):
         tok = children[0]
         try:
             value = unquote(tok.value)
         except (ValueError, IndexError) as exc:
             self.fail(f"string parse error: {exc}", tok)
-        return ir.StrImm(value, pos=self.meta_pos(meta))
+        return ir.StrImm(value, pos=pos)
 
-    def absolute(self, meta, children):
-        return ir.Mem(offset=_signed64(self.eval(self._tokens(children))), pos=self.meta_pos(meta))
+    def absolute(self, pos, children):
+        return ir.Mem(offset=_signed64(self.eval(self._tokens(children))), pos=pos)
 
-    def star_absolute(self, meta, children):
-        pos = self.meta_pos(meta)
+    def star_absolute(self, pos, children):
         return ir.Indirect(ir.Imm(_signed64(self.eval(self._tokens(children[1:])))), pos=pos)
 
-    def _mem(self, meta, children, prefix):
-        pos = self.meta_pos(meta)
+    def _mem(self, pos, children, prefix):
         groups = [c for c in children if isinstance(c, tuple)]
         expr = [c for c in children if isinstance(c, (list, lark.Token)) and
                 not (isinstance(c, lark.Token) and c.type == "STAR" and c is children[0] and prefix == "*")]
@@ -504,19 +517,19 @@ class _ToIR(lark.Transformer):
             return ir.Addr(mem, pos=pos)
         return mem
 
-    def mem(self, meta, children):
-        return self._mem(meta, children, None)
+    def mem(self, pos, children):
+        return self._mem(pos, children, None)
 
-    def dollar_mem(self, meta, children):
-        return self._mem(meta, children, "$")
+    def dollar_mem(self, pos, children):
+        return self._mem(pos, children, "$")
 
-    def star_mem(self, meta, children):
-        return self._mem(meta, children, "*")
+    def star_mem(self, pos, children):
+        return self._mem(pos, children, "*")
 
     # ---- statements
 
-    def label(self, meta, children):
-        return ir.Label(str(children[0]), pos=self.meta_pos(meta))
+    def label(self, pos, children):
+        return ir.Label(str(children[0]), pos=pos)
 
     def suffix(self, children):
         return ("suffix", str(children[0]))
@@ -524,8 +537,7 @@ class _ToIR(lark.Transformer):
     def opsep(self, children):
         return children[0]
 
-    def instr(self, meta, children):
-        pos = self.meta_pos(meta)
+    def instr(self, pos, children):
         op_tok = children[0]
         op = str(op_tok)
         if not amd64.is_mnemonic(op):
@@ -585,8 +597,7 @@ class _ToIR(lark.Transformer):
             self.fail(f"frame or argument size out of range", frame_tok)
         return ("frame", -frame if negative else frame, args)
 
-    def text(self, meta, children):
-        pos = self.meta_pos(meta)
+    def text(self, pos, children):
         sym = children[0]
         if isinstance(sym, ir.Mem) and sym.offset != 0:
             self.fail("TEXT: symbol offset must be zero", pos)
@@ -600,8 +611,7 @@ class _ToIR(lark.Transformer):
                 frame, args = c[1], c[2]
         return ir.Text(name, frame, args, flags, pos=pos)
 
-    def data(self, meta, children):
-        pos = self.meta_pos(meta)
+    def data(self, pos, children):
         named, width_tok, value = [c for c in children
                                    if not (isinstance(c, lark.Token) and c.type == "SLASH")]
         target = self.resolve_named(named, None, pos)
@@ -616,8 +626,7 @@ class _ToIR(lark.Transformer):
             self.fail(f"DATA value must be an immediate constant or address", pos)
         return ir.Data(name, target.offset, width, value, pos=pos)
 
-    def globl(self, meta, children):
-        pos = self.meta_pos(meta)
+    def globl(self, pos, children):
         ops = [c for c in children if not isinstance(c, lark.Token)]
         if len(ops) not in (2, 3):
             self.fail("GLOBL: expected 2 or 3 operands", pos)
@@ -641,11 +650,19 @@ class _ToIR(lark.Transformer):
         return [c for c in children if not isinstance(c, lark.Token)]
 
 
-# v_args(meta=True) for the rules that need their own position.
+def _positioned(method):
+    """Call ``method(self, pos, children)`` with the position of the rule's first token."""
+    def wrapper(self, children):
+        return method(self, self.first_pos(children), children)
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
 for _name in ("plain_named", "dollar_named", "star_named", "reglist", "imm", "fimm", "simm",
               "absolute", "star_absolute", "mem", "dollar_mem", "star_mem", "label", "instr",
               "text", "data", "globl"):
-    setattr(_ToIR, _name, lark.v_args(meta=True)(getattr(_ToIR, _name)))
+    setattr(_ToIR, _name, _positioned(getattr(_ToIR, _name)))
 del _name
 
 
