@@ -8,26 +8,23 @@ wheel setuptools maps them into the package as ``goasm.grammar`` and ``goasm.run
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
 
 
-def _locate(package: str, folder: str) -> Path:
-    try:
-        found = Path(str(resources.files(package)))
-        if found.is_dir():
-            return found
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return _CHECKOUT / folder
+def _locate(folder: str) -> Path:
+    """``goasm/<folder>`` in an installed wheel, else ``<checkout>/<folder>``."""
+    installed = _PACKAGE / folder
+    if installed.is_dir():
+        return installed
+    return _PACKAGE.parent / folder
 
 
 @functools.lru_cache(maxsize=None)
 def grammar_dir() -> Path:
     """The folder holding ``plan9_amd64.lark``."""
-    return _locate("goasm.grammar", "grammar")
+    return _locate("grammar")
 
 
 def grammar_path() -> Path:
@@ -37,7 +34,7 @@ def grammar_path() -> Path:
 @functools.lru_cache(maxsize=None)
 def runtime_dir() -> Path:
     """The embedded Plan 9 runtime (``rt0``/``asm``/``sys`` .s files and headers)."""
-    return _locate("goasm.runtime_s", "runtime_s")
+    return _locate("runtime_s")
 
 
 def runtime_include_dir() -> Path:
