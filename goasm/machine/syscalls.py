@@ -1,0 +1,980 @@
+"""Emulated Linux x86-64 system calls.
+
+A :class:`Linux` instance is the kernel of one emulated process: it is installed as
+``machine.syscall`` and called by the SYSCALL instruction. Nothing reaches the host
+except the bytes a program writes to fd 1 and 2 (and reads from fd 0), which go to the
+streams given; time is a virtual clock, memory comes from the machine's own address
+space.
+
+The convention (syscall(2), "Architecture calling conventions", x86-64): the number
+in RAX, arguments in RDI, RSI, RDX, R10, R8, R9; the result in RAX, where
+``-4095 <= result <= -1`` is ``-errno``. The SYSCALL instruction itself overwrites RCX
+with the address of the next instruction and R11 with RFLAGS (Intel SDM Vol. 2,
+SYSCALL), which is why Go's wrappers treat both as clobbered; so does this kernel.
+
+Implemented, each following its man page: read(2) (fd 0), write(2) (fd 1, 2), exit(2),
+exit_group(2), arch_prctl(2) (ARCH_SET_FS/GET_FS/SET_GS/GET_GS), mmap(2)/munmap(2)
+(anonymous only), madvise(2), getpid(2), gettid(2), clock_gettime(2), nanosleep(2),
+sched_yield(2), sched_getaffinity(2), rt_sigaction(2), rt_sigprocmask(2),
+sigaltstack(2) (signal state is recorded, never delivered). Any other number raises
+:class:`goasm.errors.UnimplementedError` naming the call and where it was made.
+"""
+
+from __future__ import annotations
+
+import types
+
+import attrs
+
+from goasm.errors import MachineFault, UnimplementedError
+
+M64 = (1 << 64) - 1
+PAGE = 4096
+
+# errno values (asm-generic/errno-base.h, errno.h)
+EPERM = 1
+EINTR = 4
+EBADF = 9
+ENOMEM = 12
+EFAULT = 14
+EEXIST = 17
+ENODEV = 19
+EINVAL = 22
+ENOSYS = 38
+
+# arch_prctl(2) codes (asm/prctl.h)
+ARCH_SET_GS = 0x1001
+ARCH_SET_FS = 0x1002
+ARCH_GET_FS = 0x1003
+ARCH_GET_GS = 0x1004
+
+# mmap(2) (asm-generic/mman-common.h, mman.h)
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE = 1, 2, 3
+MAP_TYPE = 0x0F
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
+MAP_FIXED_NOREPLACE = 0x100000
+MADV_DONTNEED = 4
+
+# The highest user address + 1 on x86-64 with 4-level paging (TASK_SIZE_MAX,
+# arch/x86/include/asm/page_64_types.h): arch_prctl refuses bases at or above it.
+TASK_SIZE_MAX = (1 << 47) - PAGE
+
+# Where mmap places mappings without a usable hint: top-down below this address, as
+# Linux does below the stack (mm/util.c, arch_get_unmapped_area_topdown).
+MMAP_TOP = 0x7FFF_F7FF_F000
+
+SIGKILL, SIGSTOP = 9, 19
+SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
+
+# Linux x86-64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl), for
+# messages and traces. One entry per line.
+SYSCALL_NAMES = types.MappingProxyType({
+    0: "read",
+    1: "write",
+    2: "open",
+    3: "close",
+    4: "stat",
+    5: "fstat",
+    6: "lstat",
+    7: "poll",
+    8: "lseek",
+    9: "mmap",
+    10: "mprotect",
+    11: "munmap",
+    12: "brk",
+    13: "rt_sigaction",
+    14: "rt_sigprocmask",
+    15: "rt_sigreturn",
+    16: "ioctl",
+    17: "pread64",
+    18: "pwrite64",
+    19: "readv",
+    20: "writev",
+    21: "access",
+    22: "pipe",
+    23: "select",
+    24: "sched_yield",
+    25: "mremap",
+    26: "msync",
+    27: "mincore",
+    28: "madvise",
+    29: "shmget",
+    30: "shmat",
+    31: "shmctl",
+    32: "dup",
+    33: "dup2",
+    34: "pause",
+    35: "nanosleep",
+    36: "getitimer",
+    37: "alarm",
+    38: "setitimer",
+    39: "getpid",
+    40: "sendfile",
+    41: "socket",
+    42: "connect",
+    43: "accept",
+    44: "sendto",
+    45: "recvfrom",
+    46: "sendmsg",
+    47: "recvmsg",
+    48: "shutdown",
+    49: "bind",
+    50: "listen",
+    51: "getsockname",
+    52: "getpeername",
+    53: "socketpair",
+    54: "setsockopt",
+    55: "getsockopt",
+    56: "clone",
+    57: "fork",
+    58: "vfork",
+    59: "execve",
+    60: "exit",
+    61: "wait4",
+    62: "kill",
+    63: "uname",
+    64: "semget",
+    65: "semop",
+    66: "semctl",
+    67: "shmdt",
+    68: "msgget",
+    69: "msgsnd",
+    70: "msgrcv",
+    71: "msgctl",
+    72: "fcntl",
+    73: "flock",
+    74: "fsync",
+    75: "fdatasync",
+    76: "truncate",
+    77: "ftruncate",
+    78: "getdents",
+    79: "getcwd",
+    80: "chdir",
+    81: "fchdir",
+    82: "rename",
+    83: "mkdir",
+    84: "rmdir",
+    85: "creat",
+    86: "link",
+    87: "unlink",
+    88: "symlink",
+    89: "readlink",
+    90: "chmod",
+    91: "fchmod",
+    92: "chown",
+    93: "fchown",
+    94: "lchown",
+    95: "umask",
+    96: "gettimeofday",
+    97: "getrlimit",
+    98: "getrusage",
+    99: "sysinfo",
+    100: "times",
+    101: "ptrace",
+    102: "getuid",
+    103: "syslog",
+    104: "getgid",
+    105: "setuid",
+    106: "setgid",
+    107: "geteuid",
+    108: "getegid",
+    109: "setpgid",
+    110: "getppid",
+    111: "getpgrp",
+    112: "setsid",
+    113: "setreuid",
+    114: "setregid",
+    115: "getgroups",
+    116: "setgroups",
+    117: "setresuid",
+    118: "getresuid",
+    119: "setresgid",
+    120: "getresgid",
+    121: "getpgid",
+    122: "setfsuid",
+    123: "setfsgid",
+    124: "getsid",
+    125: "capget",
+    126: "capset",
+    127: "rt_sigpending",
+    128: "rt_sigtimedwait",
+    129: "rt_sigqueueinfo",
+    130: "rt_sigsuspend",
+    131: "sigaltstack",
+    132: "utime",
+    133: "mknod",
+    134: "uselib",
+    135: "personality",
+    136: "ustat",
+    137: "statfs",
+    138: "fstatfs",
+    139: "sysfs",
+    140: "getpriority",
+    141: "setpriority",
+    142: "sched_setparam",
+    143: "sched_getparam",
+    144: "sched_setscheduler",
+    145: "sched_getscheduler",
+    146: "sched_get_priority_max",
+    147: "sched_get_priority_min",
+    148: "sched_rr_get_interval",
+    149: "mlock",
+    150: "munlock",
+    151: "mlockall",
+    152: "munlockall",
+    153: "vhangup",
+    154: "modify_ldt",
+    155: "pivot_root",
+    156: "_sysctl",
+    157: "prctl",
+    158: "arch_prctl",
+    159: "adjtimex",
+    160: "setrlimit",
+    161: "chroot",
+    162: "sync",
+    163: "acct",
+    164: "settimeofday",
+    165: "mount",
+    166: "umount2",
+    167: "swapon",
+    168: "swapoff",
+    169: "reboot",
+    170: "sethostname",
+    171: "setdomainname",
+    172: "iopl",
+    173: "ioperm",
+    174: "create_module",
+    175: "init_module",
+    176: "delete_module",
+    177: "get_kernel_syms",
+    178: "query_module",
+    179: "quotactl",
+    180: "nfsservctl",
+    181: "getpmsg",
+    182: "putpmsg",
+    183: "afs_syscall",
+    184: "tuxcall",
+    185: "security",
+    186: "gettid",
+    187: "readahead",
+    188: "setxattr",
+    189: "lsetxattr",
+    190: "fsetxattr",
+    191: "getxattr",
+    192: "lgetxattr",
+    193: "fgetxattr",
+    194: "listxattr",
+    195: "llistxattr",
+    196: "flistxattr",
+    197: "removexattr",
+    198: "lremovexattr",
+    199: "fremovexattr",
+    200: "tkill",
+    201: "time",
+    202: "futex",
+    203: "sched_setaffinity",
+    204: "sched_getaffinity",
+    205: "set_thread_area",
+    206: "io_setup",
+    207: "io_destroy",
+    208: "io_getevents",
+    209: "io_submit",
+    210: "io_cancel",
+    211: "get_thread_area",
+    212: "lookup_dcookie",
+    213: "epoll_create",
+    214: "epoll_ctl_old",
+    215: "epoll_wait_old",
+    216: "remap_file_pages",
+    217: "getdents64",
+    218: "set_tid_address",
+    219: "restart_syscall",
+    220: "semtimedop",
+    221: "fadvise64",
+    222: "timer_create",
+    223: "timer_settime",
+    224: "timer_gettime",
+    225: "timer_getoverrun",
+    226: "timer_delete",
+    227: "clock_settime",
+    228: "clock_gettime",
+    229: "clock_getres",
+    230: "clock_nanosleep",
+    231: "exit_group",
+    232: "epoll_wait",
+    233: "epoll_ctl",
+    234: "tgkill",
+    235: "utimes",
+    236: "vserver",
+    237: "mbind",
+    238: "set_mempolicy",
+    239: "get_mempolicy",
+    240: "mq_open",
+    241: "mq_unlink",
+    242: "mq_timedsend",
+    243: "mq_timedreceive",
+    244: "mq_notify",
+    245: "mq_getsetattr",
+    246: "kexec_load",
+    247: "waitid",
+    248: "add_key",
+    249: "request_key",
+    250: "keyctl",
+    251: "ioprio_set",
+    252: "ioprio_get",
+    253: "inotify_init",
+    254: "inotify_add_watch",
+    255: "inotify_rm_watch",
+    256: "migrate_pages",
+    257: "openat",
+    258: "mkdirat",
+    259: "mknodat",
+    260: "fchownat",
+    261: "futimesat",
+    262: "newfstatat",
+    263: "unlinkat",
+    264: "renameat",
+    265: "linkat",
+    266: "symlinkat",
+    267: "readlinkat",
+    268: "fchmodat",
+    269: "faccessat",
+    270: "pselect6",
+    271: "ppoll",
+    272: "unshare",
+    273: "set_robust_list",
+    274: "get_robust_list",
+    275: "splice",
+    276: "tee",
+    277: "sync_file_range",
+    278: "vmsplice",
+    279: "move_pages",
+    280: "utimensat",
+    281: "epoll_pwait",
+    282: "signalfd",
+    283: "timerfd_create",
+    284: "eventfd",
+    285: "fallocate",
+    286: "timerfd_settime",
+    287: "timerfd_gettime",
+    288: "accept4",
+    289: "signalfd4",
+    290: "eventfd2",
+    291: "epoll_create1",
+    292: "dup3",
+    293: "pipe2",
+    294: "inotify_init1",
+    295: "preadv",
+    296: "pwritev",
+    297: "rt_tgsigqueueinfo",
+    298: "perf_event_open",
+    299: "recvmmsg",
+    300: "fanotify_init",
+    301: "fanotify_mark",
+    302: "prlimit64",
+    303: "name_to_handle_at",
+    304: "open_by_handle_at",
+    305: "clock_adjtime",
+    306: "syncfs",
+    307: "sendmmsg",
+    308: "setns",
+    309: "getcpu",
+    310: "process_vm_readv",
+    311: "process_vm_writev",
+    312: "kcmp",
+    313: "finit_module",
+    314: "sched_setattr",
+    315: "sched_getattr",
+    316: "renameat2",
+    317: "seccomp",
+    318: "getrandom",
+    319: "memfd_create",
+    320: "kexec_file_load",
+    321: "bpf",
+    322: "execveat",
+    323: "userfaultfd",
+    324: "membarrier",
+    325: "mlock2",
+    326: "copy_file_range",
+    327: "preadv2",
+    328: "pwritev2",
+    329: "pkey_mprotect",
+    330: "pkey_alloc",
+    331: "pkey_free",
+    332: "statx",
+    333: "io_pgetevents",
+    334: "rseq",
+    335: "uretprobe",
+    336: "uprobe",
+    424: "pidfd_send_signal",
+    425: "io_uring_setup",
+    426: "io_uring_enter",
+    427: "io_uring_register",
+    428: "open_tree",
+    429: "move_mount",
+    430: "fsopen",
+    431: "fsconfig",
+    432: "fsmount",
+    433: "fspick",
+    434: "pidfd_open",
+    435: "clone3",
+    436: "close_range",
+    437: "openat2",
+    438: "pidfd_getfd",
+    439: "faccessat2",
+    440: "process_madvise",
+    441: "epoll_pwait2",
+    442: "mount_setattr",
+    443: "quotactl_fd",
+    444: "landlock_create_ruleset",
+    445: "landlock_add_rule",
+    446: "landlock_restrict_self",
+    447: "memfd_secret",
+    448: "process_mrelease",
+    449: "futex_waitv",
+    450: "set_mempolicy_home_node",
+    451: "cachestat",
+    452: "fchmodat2",
+    453: "map_shadow_stack",
+    454: "futex_wake",
+    455: "futex_wait",
+    456: "futex_requeue",
+    457: "statmount",
+    458: "listmount",
+    459: "lsm_get_self_attr",
+    460: "lsm_set_self_attr",
+    461: "lsm_list_modules",
+    462: "mseal",
+    463: "setxattrat",
+    464: "getxattrat",
+    465: "listxattrat",
+    466: "removexattrat",
+    467: "open_tree_attr",
+    468: "file_getattr",
+    469: "file_setattr",
+    470: "listns",
+    471: "rseq_slice_yield",
+})
+
+SYSCALL_NUMBERS = types.MappingProxyType({name: nr for nr, name in SYSCALL_NAMES.items()})
+
+
+def syscall_name(nr: int) -> str:
+    """``write`` for 1; ``syscall_<nr>`` for numbers Linux does not define."""
+    return SYSCALL_NAMES.get(nr, f"syscall_{nr}")
+
+
+# --------------------------------------------------------------------------- events
+
+@attrs.frozen
+class SyscallEvent:
+    """A system call and its result (``result`` is the raw RAX value, signed)."""
+
+    kind = "syscall"
+    step: int
+    nr: int
+    name: str
+    args: tuple
+    result: int
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "step": self.step, "nr": self.nr, "name": self.name,
+                "args": list(self.args), "result": self.result}
+
+    def __str__(self) -> str:
+        args = ", ".join(hex(a) for a in self.args)
+        return f"syscall {self.name}({args}) = {self.result:#x}" if self.result >= 0 \
+            else f"syscall {self.name}({args}) = -{-self.result} (errno)"
+
+
+@attrs.frozen
+class TlsBaseSet:
+    """arch_prctl(ARCH_SET_FS, addr) succeeded: the FS base (thread pointer) is ``addr``."""
+
+    kind = "tls_base"
+    step: int
+    addr: int
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "step": self.step, "addr": self.addr}
+
+    def __str__(self) -> str:
+        return f"TLS base (FS) = {self.addr:#x}; the g slot -8(FS) is at {self.addr - 8:#x}"
+
+
+@attrs.frozen
+class ProcessExit:
+    """exit or exit_group: the process ends with ``status``."""
+
+    kind = "exit"
+    step: int
+    status: int
+    syscall: str
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "step": self.step, "status": self.status,
+                "syscall": self.syscall}
+
+    def __str__(self) -> str:
+        return f"{self.syscall}({self.status})"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _signed(value: int) -> int:
+    value &= M64
+    return value - (1 << 64) if value >> 63 else value
+
+
+def _write_stream(stream, data: bytes) -> None:
+    """Write bytes to a binary stream, or decoded to a text stream."""
+    try:
+        stream.write(data)
+    except TypeError:
+        stream.write(data.decode("utf-8", "replace"))
+
+
+def _read_stream(stream, n: int) -> bytes:
+    data = stream.read(n)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return data or b""
+
+
+def syscall_site(machine):
+    """The SYSCALL instruction being executed (an ``LInstr``) or None.
+
+    The machine brings ``cpu.pc`` up to date before calling the kernel; depending on the
+    core that is the SYSCALL itself or the instruction after it, so both are checked.
+    """
+    code = getattr(machine.image, "code", {})
+    pc = machine.cpu.pc
+    ins = code.get(pc)
+    if ins is not None and ins.op == "SYSCALL":
+        return ins
+    for back in (1, 2):
+        ins = code.get(pc - back)
+        if ins is not None and ins.op == "SYSCALL" and ins.next_addr == pc:
+            return ins
+    return None
+
+
+def _where(machine) -> str:
+    ins = syscall_site(machine)
+    if ins is not None and ins.pos is not None:
+        pos = ins.pos
+        return f"{pos.file}:{pos.line}" if pos.line > 0 else str(pos)
+    try:
+        return machine.image.describe(machine.cpu.pc)
+    except Exception:  # pragma: no cover - an image without symbols
+        return hex(machine.cpu.pc)
+
+
+# Handlers by number: number -> method name of Linux. Data, one entry per line.
+_HANDLERS = types.MappingProxyType({
+    0: "sys_read",
+    1: "sys_write",
+    9: "sys_mmap",
+    11: "sys_munmap",
+    13: "sys_rt_sigaction",
+    14: "sys_rt_sigprocmask",
+    24: "sys_sched_yield",
+    28: "sys_madvise",
+    35: "sys_nanosleep",
+    39: "sys_getpid",
+    60: "sys_exit",
+    131: "sys_sigaltstack",
+    158: "sys_arch_prctl",
+    186: "sys_gettid",
+    204: "sys_sched_getaffinity",
+    228: "sys_clock_gettime",
+    231: "sys_exit_group",
+})
+
+IMPLEMENTED = frozenset(SYSCALL_NAMES[nr] for nr in _HANDLERS)
+
+
+class Linux:
+    """The emulated kernel of one process; ``machine.syscall = Linux(...)``.
+
+    ``stdout``/``stderr`` receive what the program writes to fd 1 and 2 (binary streams;
+    text streams get UTF-8-decoded text); when None, the machine's own ``stdout``/
+    ``stderr`` are used if it has them, otherwise the bytes are kept in
+    ``self.output[fd]``. ``stdin`` feeds read(0, ...) (None: end of file at once).
+
+    The virtual clock reads ``start_ns + steps * ns_per_step + slept`` (CLOCK_REALTIME
+    adds ``epoch_ns``); nanosleep advances ``slept``. Signal dispositions, the signal
+    mask and the alternate stack are recorded in ``sigactions``, ``sigmask`` and
+    ``altstack``. Every call is appended to ``events`` (a list that may be shared with
+    the runtime model) unless ``record`` is False.
+    """
+
+    def __init__(self, *, stdout=None, stderr=None, stdin=None, events: list | None = None,
+                 record: bool = True, pid: int = 1000, ns_per_step: int = 1,
+                 start_ns: int = 1_000_000_000, epoch_ns: int = 1_700_000_000_000_000_000,
+                 mmap_top: int = MMAP_TOP, cpus: int = 1) -> None:
+        self.streams = {0: stdin, 1: stdout, 2: stderr}
+        self.output: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        self.events = events if events is not None else []
+        self.record = record
+        self.pid = pid
+        self.ns_per_step = ns_per_step
+        self.start_ns = start_ns
+        self.epoch_ns = epoch_ns
+        self.slept_ns = 0
+        self.mmap_top = mmap_top
+        self.cpus = cpus
+        self.mappings: dict[int, tuple[int, int]] = {}   # start -> (end, prot)
+        self.sigactions: dict[int, tuple[int, int, int, int]] = {}
+        self.sigmask = 0
+        self.altstack: tuple[int, int, int] | None = None   # (sp, flags, size)
+        self.calls = 0
+
+    # ------------------------------------------------------------------ dispatch
+
+    def __call__(self, machine) -> None:
+        """Execute the system call the registers describe (SYSCALL instruction)."""
+        regs = machine.cpu.regs
+        nr = regs[0]
+        args = (regs[7], regs[6], regs[2], regs[10], regs[8], regs[9])
+        handler = _HANDLERS.get(nr)
+        if handler is None:
+            raise UnimplementedError(
+                f"unimplemented syscall {syscall_name(nr)} ({nr}) at {_where(machine)}")
+        self.calls += 1
+        result = getattr(self, handler)(machine, *args)
+        if self.record:
+            self.events.append(SyscallEvent(getattr(machine, "steps", 0), nr, syscall_name(nr),
+                                            args[:_ARGC.get(nr, 6)], result))
+        regs[0] = result & M64
+        site = syscall_site(machine)
+        regs[1] = site.next_addr if site is not None else machine.cpu.pc   # RCX = return RIP
+        regs[11] = machine.cpu.get_rflags()                                # R11 = RFLAGS
+
+    # ------------------------------------------------------------------ streams
+
+    def _stream(self, machine, fd: int):
+        stream = self.streams.get(fd)
+        if stream is None:
+            stream = getattr(machine, {0: "stdin", 1: "stdout", 2: "stderr"}[fd], None)
+        return stream
+
+    def emit(self, machine, fd: int, data: bytes) -> None:
+        """Deliver bytes written to fd 1 or 2 (also used by the runtime model's print)."""
+        stream = self._stream(machine, fd)
+        if stream is None:
+            self.output[fd] += data
+        else:
+            _write_stream(stream, data)
+
+    # ------------------------------------------------------------------ clock
+
+    def now_ns(self, machine, clock: int = 1) -> int:
+        """The virtual time of ``clock`` in nanoseconds."""
+        t = self.start_ns + getattr(machine, "steps", 0) * self.ns_per_step + self.slept_ns
+        if clock in (0, 5):       # CLOCK_REALTIME, CLOCK_REALTIME_COARSE
+            t += self.epoch_ns
+        return t
+
+    # ------------------------------------------------------------------ files
+
+    def sys_read(self, machine, fd, buf, count, *_):
+        """read(2): fd 0 only; other fds are not open (EBADF)."""
+        if fd != 0:
+            return -EBADF
+        count = min(count, 1 << 20)
+        stream = self._stream(machine, 0)
+        data = _read_stream(stream, count) if stream is not None and count else b""
+        try:
+            machine.mem.write(buf, data)
+        except MachineFault:
+            return -EFAULT
+        return len(data)
+
+    def sys_write(self, machine, fd, buf, count, *_):
+        """write(2): fd 1 and 2 go to the streams; any other fd is not open (EBADF)."""
+        if fd not in (1, 2):
+            return -EBADF
+        if count >> 63:
+            return -EINVAL
+        try:
+            data = machine.mem.read(buf, count)
+        except MachineFault:
+            return -EFAULT
+        self.emit(machine, fd, data)
+        return len(data)
+
+    # ------------------------------------------------------------------ process
+
+    def _exit(self, machine, status: int, name: str):
+        status &= 0xFF
+        if self.record:
+            self.events.append(ProcessExit(getattr(machine, "steps", 0), status, name))
+        machine.exit(status)
+
+    def sys_exit(self, machine, status, *_):
+        """exit(2): ends the calling thread; with one thread, the process."""
+        self._exit(machine, status, "exit")
+
+    def sys_exit_group(self, machine, status, *_):
+        """exit_group(2): ends every thread of the process with ``status & 0xff``."""
+        self._exit(machine, status, "exit_group")
+
+    def sys_getpid(self, machine, *_):
+        """getpid(2)."""
+        return self.pid
+
+    def sys_gettid(self, machine, *_):
+        """gettid(2): the main thread's id equals the process id."""
+        return self.pid
+
+    def sys_sched_yield(self, machine, *_):
+        """sched_yield(2): nothing else to run."""
+        return 0
+
+    def sys_sched_getaffinity(self, machine, pid, size, mask, *_):
+        """sched_getaffinity(2): CPUs 0..cpus-1; returns the bytes written (the kernel's
+        cpumask size, 8 here)."""
+        if pid not in (0, self.pid):
+            return -3  # ESRCH
+        if size < 8 or size & 7:
+            return -EINVAL
+        try:
+            machine.mem.write(mask, ((1 << self.cpus) - 1).to_bytes(8, "little"))
+        except MachineFault:
+            return -EFAULT
+        return 8
+
+    def sys_arch_prctl(self, machine, code, addr, *_):
+        """arch_prctl(2): set or get the FS/GS base. A base at or above TASK_SIZE_MAX (not
+        a user address) is refused with EPERM, as arch/x86/kernel/process_64.c does."""
+        cpu = machine.cpu
+        if code in (ARCH_SET_FS, ARCH_SET_GS):
+            if addr >= TASK_SIZE_MAX:
+                return -EPERM
+            if code == ARCH_SET_FS:
+                cpu.fs_base = addr
+                if self.record:
+                    self.events.append(TlsBaseSet(getattr(machine, "steps", 0), addr))
+            else:
+                cpu.gs_base = addr
+            return 0
+        if code in (ARCH_GET_FS, ARCH_GET_GS):
+            value = cpu.fs_base if code == ARCH_GET_FS else cpu.gs_base
+            try:
+                machine.mem.write_u64(addr, value)
+            except MachineFault:
+                return -EFAULT
+            return 0
+        return -EINVAL
+
+    # ------------------------------------------------------------------ time
+
+    def _timespec(self, machine, addr):
+        sec = _signed(machine.mem.read_u64(addr))
+        nsec = _signed(machine.mem.read_u64(addr + 8))
+        return sec, nsec
+
+    def sys_clock_gettime(self, machine, clock, tp, *_):
+        """clock_gettime(2) on the virtual clock: CLOCK_REALTIME (0) counts from
+        ``epoch_ns``; the monotonic, boot-time and CPU-time clocks (1-7) from ``start_ns``."""
+        if clock > 7:
+            return -EINVAL
+        t = self.now_ns(machine, clock)
+        try:
+            machine.mem.write(tp, (t // 1_000_000_000).to_bytes(8, "little")
+                              + (t % 1_000_000_000).to_bytes(8, "little"))
+        except MachineFault:
+            return -EFAULT
+        return 0
+
+    def sys_nanosleep(self, machine, req, rem, *_):
+        """nanosleep(2): advances the virtual clock by the requested time at once."""
+        try:
+            sec, nsec = self._timespec(machine, req)
+        except MachineFault:
+            return -EFAULT
+        if sec < 0 or not 0 <= nsec < 1_000_000_000:
+            return -EINVAL
+        self.slept_ns += sec * 1_000_000_000 + nsec
+        return 0
+
+    # ------------------------------------------------------------------ memory
+
+    def _overlaps(self, start: int, end: int) -> bool:
+        for s, (e, _prot) in self.mappings.items():
+            if s < end and start < e:
+                return True
+        return False
+
+    def _free(self, machine, start: int, end: int) -> bool:
+        if start < PAGE or end > TASK_SIZE_MAX or self._overlaps(start, end):
+            return False
+        for s, e, _w, _n in machine.mem.regions():
+            if s < end and start < e:
+                return False
+        return True
+
+    def _find_gap(self, machine, length: int) -> int | None:
+        """Top-down search below ``mmap_top`` for ``length`` free bytes."""
+        taken = sorted([(s, e) for s, (e, _p) in self.mappings.items()]
+                       + [(s, e) for s, e, _w, _n in machine.mem.regions()], reverse=True)
+        top = self.mmap_top
+        for s, e in taken:
+            if s >= top:
+                continue
+            if e <= top - length:
+                return top - length
+            top = min(top, s)
+        return top - length if top - length >= 0x10000 else None
+
+    def _remove_range(self, machine, start: int, end: int) -> None:
+        """Forget and unmap whatever of our mappings lies in [start, end)."""
+        for s in list(self.mappings):
+            e, prot = self.mappings[s]
+            if e <= start or s >= end:
+                continue
+            del self.mappings[s]
+            if s < start:
+                self.mappings[s] = (start, prot)
+            if e > end:
+                self.mappings[end] = (e, prot)
+        machine.mem.unmap(start, end - start)
+
+    def sys_mmap(self, machine, addr, length, prot, flags, fd, offset):
+        """mmap(2), anonymous private or shared memory only.
+
+        File mappings fail (there are no files: ENODEV for the standard fds, EBADF for
+        others). PROT_NONE mappings only reserve address space (any access faults);
+        readable mappings are zero-filled pages of the machine's memory, writable unless
+        PROT_WRITE is missing. MAP_FIXED replaces what was there, MAP_FIXED_NOREPLACE
+        fails with EEXIST instead; a plain hint is used when that range is free,
+        otherwise the mapping goes top-down below ``mmap_top``.
+        """
+        if length == 0 or length >> 63:
+            return -EINVAL
+        mtype = flags & MAP_TYPE
+        if mtype not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+            return -EINVAL
+        if offset & (PAGE - 1):
+            return -EINVAL
+        if not flags & MAP_ANONYMOUS:
+            fd32 = fd & 0xFFFFFFFF
+            return -ENODEV if fd32 in (0, 1, 2) else -EBADF
+        size = (length + PAGE - 1) & ~(PAGE - 1)
+        fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
+        if fixed:
+            if addr & (PAGE - 1):
+                return -EINVAL
+            if addr + size > TASK_SIZE_MAX or addr < PAGE:
+                return -ENOMEM
+            if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and \
+                    not self._free(machine, addr, addr + size):
+                return -EEXIST
+            self._remove_range(machine, addr, addr + size)
+            start = addr
+        elif addr and not addr & (PAGE - 1) and self._free(machine, addr, addr + size):
+            start = addr
+        else:
+            start = self._find_gap(machine, size)
+            if start is None:
+                return -ENOMEM
+        self.mappings[start] = (start + size, prot)
+        if prot & (PROT_READ | PROT_WRITE | PROT_EXEC):
+            machine.mem.map(start, size, writable=bool(prot & PROT_WRITE), name="mmap")
+        return start
+
+    def sys_munmap(self, machine, addr, length, *_):
+        """munmap(2): addr must be page aligned; unmapping nothing is not an error."""
+        if addr & (PAGE - 1) or length == 0 or length >> 63:
+            return -EINVAL
+        size = (length + PAGE - 1) & ~(PAGE - 1)
+        self._remove_range(machine, addr, addr + size)
+        return 0
+
+    def sys_madvise(self, machine, addr, length, advice, *_):
+        """madvise(2): advice only, except MADV_DONTNEED, after which anonymous pages read
+        as zeros (as Linux guarantees for private anonymous memory)."""
+        if addr & (PAGE - 1):
+            return -EINVAL
+        size = (length + PAGE - 1) & ~(PAGE - 1)
+        if advice == MADV_DONTNEED:
+            for page in range(addr, addr + size, PAGE):
+                if machine.mem.is_writable(page):
+                    machine.mem.write(page, bytes(PAGE))
+        return 0
+
+    # ------------------------------------------------------------------ signals
+
+    def sys_rt_sigaction(self, machine, sig, act, oact, sigsetsize, *_):
+        """rt_sigaction(2): records the disposition (struct sigaction of the kernel:
+        handler, flags, restorer, mask, 8 bytes each); no signal is ever delivered."""
+        if sigsetsize != 8 or not 1 <= sig <= 64:
+            return -EINVAL
+        if act and sig in (SIGKILL, SIGSTOP):
+            return -EINVAL
+        try:
+            new = None
+            if act:
+                raw = machine.mem.read(act, 32)
+                new = tuple(int.from_bytes(raw[i:i + 8], "little") for i in range(0, 32, 8))
+            if oact:
+                old = self.sigactions.get(sig, (0, 0, 0, 0))
+                machine.mem.write(oact, b"".join(v.to_bytes(8, "little") for v in old))
+        except MachineFault:
+            return -EFAULT
+        if new is not None:
+            self.sigactions[sig] = new
+        return 0
+
+    def sys_rt_sigprocmask(self, machine, how, set_, oset, sigsetsize, *_):
+        """rt_sigprocmask(2): SIG_BLOCK (0), SIG_UNBLOCK (1), SIG_SETMASK (2); SIGKILL
+        and SIGSTOP cannot be blocked."""
+        if sigsetsize != 8:
+            return -EINVAL
+        try:
+            new = machine.mem.read_u64(set_) if set_ else None
+            if oset:
+                machine.mem.write_u64(oset, self.sigmask)
+        except MachineFault:
+            return -EFAULT
+        if new is not None:
+            if how == 0:
+                mask = self.sigmask | new
+            elif how == 1:
+                mask = self.sigmask & ~new
+            elif how == 2:
+                mask = new
+            else:
+                return -EINVAL
+            self.sigmask = mask & ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))) & M64
+        return 0
+
+    def sys_sigaltstack(self, machine, ss, old, *_):
+        """sigaltstack(2): stack_t is {ss_sp u64, ss_flags i32 (+pad), ss_size u64}."""
+        try:
+            new = None
+            if ss:
+                raw = machine.mem.read(ss, 24)
+                new = (int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:12], "little"),
+                       int.from_bytes(raw[16:24], "little"))
+            if old:
+                sp, fl, size = self.altstack if self.altstack is not None else (0, SS_DISABLE, 0)
+                machine.mem.write(old, sp.to_bytes(8, "little") + fl.to_bytes(4, "little")
+                                  + bytes(4) + size.to_bytes(8, "little"))
+        except MachineFault:
+            return -EFAULT
+        if new is not None:
+            if new[1] & ~(SS_DISABLE | SS_ONSTACK | SS_AUTODISARM):
+                return -EINVAL
+            self.altstack = None if new[1] & SS_DISABLE else new
+        return 0
+
+
+# How many arguments each implemented call takes (for the event log).
+_ARGC = types.MappingProxyType({
+    0: 3, 1: 3, 9: 6, 11: 2, 13: 4, 14: 4, 24: 0, 28: 3, 35: 2, 39: 0, 60: 1, 131: 2,
+    158: 2, 186: 0, 204: 3, 228: 2, 231: 1,
+})
