@@ -65,15 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--entry", metavar="SYMBOL", help="start at SYMBOL instead of _rt0_amd64_linux")
     r.add_argument("--max-steps", type=int, default=None, metavar="N",
                    help="stop with status 124 after N instructions")
-    r.add_argument("--trace", nargs="?", const="-", default=None, metavar="PATH",
-                   help="print every executed instruction (to PATH, or stderr)")
+    r.add_argument("--trace", default=None, metavar="PATH",
+                   help="--trace prints every executed instruction to stderr; --trace=PATH to a file")
     r.add_argument("--cpu", choices=("intel", "amd"), default="intel", help="CPU model for CPUID")
     r.add_argument("--until", metavar="SYMBOL", help="stop the first time execution reaches SYMBOL")
     r.add_argument("--state-json", metavar="PATH",
                    help="with --until: write registers, g, g0, m0 and symbols as JSON")
     r.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="add K=V to the program's environment (empty otherwise)")
-    r.add_argument("args", nargs=argparse.REMAINDER, help="-- ARGS for the program")
 
     e = sub.add_parser("expand", help="print TEXT symbols as the loader will execute them")
     e.add_argument("files", nargs="+", metavar="FILE.s")
@@ -98,9 +97,7 @@ def _cmd_parse(ns) -> int:
 def _cmd_run(ns) -> int:
     from goasm import api
 
-    args = list(ns.args)
-    if args and args[0] == "--":
-        args = args[1:]
+    args = list(ns.program_args)
     if ns.state_json and not ns.until:
         raise GoasmError("--state-json needs --until SYMBOL")
     trace = None
@@ -137,7 +134,15 @@ def _cmd_expand(ns) -> int:
 
 def main(argv=None) -> int:
     """Entry point of the ``goasm`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    program_args: list[str] = []
+    if "--" in argv:  # everything after `--` belongs to the emulated program
+        cut = argv.index("--")
+        argv, program_args = argv[:cut], argv[cut + 1:]
+    # `--trace` alone traces to stderr; `--trace=PATH` to a file (never eats FILE.s).
+    argv = ["--trace=-" if a == "--trace" else a for a in argv]
     ns = _parser().parse_args(argv)
+    ns.program_args = program_args
     handler = {"parse": _cmd_parse, "run": _cmd_run, "expand": _cmd_expand}[ns.command]
     try:
         return handler(ns)

@@ -1,0 +1,185 @@
+"""goasm's public run API: load files into an image, run them like a Go program.
+
+This module glues the layers together (preprocess → parse → link → machine) and owns
+no semantics of its own: everything it does is delegated to the module responsible.
+Nothing here prints or exits; the CLI does that.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+from goasm import ir
+from goasm.errors import GoasmError, LimitError, MachineFault
+from goasm.image import Image
+from goasm.parse import parse_file
+from goasm.resources import runtime_dir
+
+
+@attrs.frozen
+class RunResult:
+    """What ``goasm run`` reports: exit ``status``, a Go-style ``crash_report`` when the
+    program crashed, the ``--state-json`` ``state`` when stopped by ``until``, and the
+    number of ``steps`` executed."""
+
+    status: int
+    crash_report: str | None = None
+    state: dict | None = None
+    steps: int = 0
+    stopped_at: str | None = None
+
+
+def _expand_inputs(files) -> list[Path]:
+    """Files as given; a folder stands for the ``.s`` files in it (sorted)."""
+    out: list[Path] = []
+    for f in files:
+        path = Path(f)
+        if path.is_dir():
+            found = sorted(path.glob("*.s"))
+            if not found:
+                raise GoasmError(f"{path}: no .s files in this folder")
+            out.extend(found)
+        else:
+            if not path.exists():
+                raise GoasmError(f"{path}: no such file")
+            out.append(path)
+    return out
+
+
+def runtime_files() -> list[Path]:
+    """The embedded runtime's ``.s`` files (``runtime_s/``)."""
+    return sorted(runtime_dir().glob("*.s"))
+
+
+def parse_units(files, *, include_dirs=(), defines=None, with_runtime=True):
+    """Parse user files (package ``main``) and, optionally, the embedded runtime."""
+    from goasm.link import LinkUnit
+
+    units = [LinkUnit(parse_file(p, include_dirs=include_dirs, defines=defines), "main")
+             for p in _expand_inputs(files)]
+    if with_runtime:
+        rt_dir = runtime_dir()
+        units += [LinkUnit(parse_file(p, include_dirs=(rt_dir,), defines=defines), "runtime")
+                  for p in runtime_files()]
+    return units
+
+
+def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, model=None) -> Image:
+    """Parse and link ``files`` (with the embedded runtime unless ``runtime=False``)."""
+    from goasm.link import link
+    from goasm.machine.runtime import RuntimeModel
+
+    if goroot is not None:
+        raise GoasmError("--goroot is not supported yet: goasm runs its embedded runtime")
+    units = parse_units(files, include_dirs=include_dirs, defines=defines, with_runtime=runtime)
+    if not runtime:
+        return link(units, strict=True)
+    model = model or RuntimeModel()
+    return link(units, natives=tuple(model.natives()), data_symbols=tuple(model.data_symbols()),
+                strict=True)
+
+
+def cpu_model(name: str | None):
+    """The ``--cpu`` presets: ``intel`` (GenuineIntel) or ``amd`` (AuthenticAMD), each
+    advertising exactly the features goasm executes (see goasm.machine.state.CPUModel)."""
+    from goasm.machine.state import CPUModel
+
+    if name in (None, "intel"):
+        return CPUModel()
+    if name == "amd":
+        return CPUModel(vendor="AuthenticAMD")
+    raise GoasmError(f"unknown CPU model {name!r} (choose intel or amd)")
+
+
+@attrs.define
+class Process:
+    """A loaded, started program: the machine, the runtime model and the entry SP."""
+
+    machine: object
+    model: object
+    entry_sp: int
+    linux: object
+
+
+def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
+          cpu=None, stdout=None, stderr=None, stdin=None, program_name: str | None = None) -> Process:
+    """Load ``files`` with the embedded runtime and prepare the process as execve(2) would."""
+    from goasm.machine.machine import Machine
+    from goasm.machine.process import start_process
+    from goasm.machine.runtime import RuntimeModel
+    from goasm.machine.syscalls import Linux
+
+    paths = _expand_inputs(files)
+    model = RuntimeModel()
+    image = load(paths, include_dirs=include_dirs, defines=defines, model=model)
+    machine = Machine(image, cpu_model=cpu_model(cpu), stdout=stdout, stderr=stderr, stdin=stdin,
+                      max_steps=max_steps)
+    model.bind(machine)
+    linux = Linux(stdout=stdout, stderr=stderr, stdin=stdin, events=model.events)
+    machine.syscall = linux
+    name = program_name or os.path.splitext(paths[0].name)[0]
+    argv_bytes = [os.fsencode(name)] + [os.fsencode(a) for a in argv]
+    env_bytes = [os.fsencode(e) for e in env]
+    kwargs = {"entry": entry} if entry else {}
+    sp = start_process(machine, argv=argv_bytes, env=env_bytes, **kwargs)
+    return Process(machine, model, sp, linux)
+
+
+def _until_addr(machine, symbol: str) -> int:
+    sym = machine.image.lookup(symbol)
+    if sym is None:
+        raise GoasmError(f"--until: symbol {symbol} is not defined")
+    return sym.addr
+
+
+def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
+        cpu=None, until=None, trace=None, stdout=None, stderr=None, stdin=None) -> RunResult:
+    """Run a program the way ``goasm run`` does and report how it ended.
+
+    A fault becomes ``status`` 2 with Go's crash text in ``crash_report``; limits and
+    unimplemented features raise (:class:`LimitError`, ``UnimplementedError``).
+    ``trace`` is a text stream that receives every executed instruction.
+    """
+    from goasm.machine import report
+    from goasm.machine.runtime import state_json
+
+    proc = start(files, include_dirs=include_dirs, defines=defines, argv=argv, env=env,
+                 entry=entry, max_steps=max_steps, cpu=cpu, stdout=stdout, stderr=stderr,
+                 stdin=stdin)
+    machine = proc.machine
+    stop_at = _until_addr(machine, until) if until else None
+    try:
+        if trace is not None:
+            from goasm.trace import Tracer
+
+            reason = Tracer(machine, proc.model, trace).run(until=stop_at)
+        else:
+            reason = machine.run(until=stop_at)
+    except MachineFault as fault:
+        return RunResult(2, crash_report=report.format_fault(machine, fault), steps=machine.steps)
+    if reason.kind == "exit":
+        return RunResult(reason.status, steps=machine.steps)
+    if reason.kind == "until":
+        state = state_json(machine, proc.model, entry_sp=proc.entry_sp)
+        return RunResult(0, state=state, steps=machine.steps, stopped_at=until)
+    raise GoasmError(f"program stopped unexpectedly ({reason.kind}) at "
+                     f"{machine.image.describe(reason.pc)}")
+
+
+def expand(files, *, include_dirs=(), defines=None, as_json=False) -> str:
+    """The functions of ``files`` as the loader will execute them, in ``go tool asm -S``
+    text (or JSON for tools). Only the given files are expanded; references to runtime
+    symbols are allowed to stay undefined."""
+    import json
+
+    from goasm import expand as ex
+    from goasm.link import link
+
+    units = parse_units(files, include_dirs=include_dirs, defines=defines, with_runtime=False)
+    image = link(units, strict=False)
+    if as_json:
+        return json.dumps(ex.image_to_json(image), indent=1) + "\n"
+    return ex.expand_image(image)
