@@ -1,0 +1,192 @@
+"""The linked image: what the loader (``goasm.link``) hands to the machine.
+
+An :class:`Image` maps addresses to decoded instructions (:class:`LInstr`) and lays out
+data symbols as initialised byte segments. The machine never looks at source text or
+IR statements: it executes ``Image.code`` and maps ``Image.segments``; where the
+instructions came from (our loader today, a real Go ELF later) does not matter to it.
+
+Addresses: every instruction occupies ``LInstr.size`` address units (1 for code laid out
+by goasm's loader, so ``symbol+offset`` in reports counts instructions); data symbols
+live in ordinary byte-addressed segments.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+
+import attrs
+
+from goasm import ir
+from goasm.errors import Pos
+
+# Virtual address space layout (linux/amd64-like, see DESIGN.md "Machine").
+TEXT_BASE = 0x401000
+DATA_BASE = 0x600000
+PAGE_SIZE = 0x1000
+
+
+class SymKind(enum.Enum):
+    TEXT = "text"        # a TEXT symbol (assembly function)
+    NATIVE = "native"    # a Go-level runtime function modelled in Python
+    RODATA = "rodata"    # GLOBL with RODATA: read-only
+    DATA = "data"        # GLOBL with DATA initialisers
+    NOPTRDATA = "noptrdata"
+    BSS = "bss"          # GLOBL without DATA
+    NOPTRBSS = "noptrbss"
+    UNDEF = "undef"      # referenced, never defined (link(strict=False)): no code, no data
+
+
+@attrs.define
+class Symbol:
+    """A linked symbol.
+
+    ``name`` is the unique linked name in Go's dotted form (``runtime.rt0_go``,
+    ``main.add``); a file-local ``foo<>`` links as ``foo<>`` when unique, else
+    ``foo<>#N``. ``written`` is the name as it appeared in the source
+    (``runtime·rt0_go``, ``·add``, ``foo<>``).
+    """
+
+    name: str
+    addr: int
+    size: int
+    kind: SymKind
+    written: str = ""
+    file: str = ""
+    pos: Pos | None = None
+    flags: int = 0
+    abi: str = "ABI0"
+
+
+@attrs.frozen
+class Target:
+    """A resolved branch target inside the image: an address and, for display, the
+    instruction index within its function and the label it came from."""
+
+    addr: int
+    index: int = -1
+    label: str | None = None
+    pos: Pos | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __str__(self) -> str:
+        return str(self.index) if self.index >= 0 else hex(self.addr)
+
+
+@attrs.frozen
+class LInstr:
+    """One instruction as the machine executes it.
+
+    ``args`` are IR operands after linking: FP and named-SP (pseudo) references have
+    their offsets resolved to hardware-SP offsets (``kind`` kept so ``expand`` can print
+    ``a+40(FP)`` as ``go tool asm -S`` does); SB references carry the *linked* symbol
+    name in ``Mem.symbol``; branch targets are :class:`Target`. ``synthetic`` marks
+    instructions the loader inserted (prologue, epilogue, stack-split check).
+    """
+
+    addr: int
+    op: str
+    args: tuple = ()
+    suffixes: tuple = ()
+    pos: Pos | None = None
+    func: str = ""
+    index: int = 0
+    size: int = 1
+    synthetic: bool = False
+    prefixes: tuple = ()     # LOCK / REP / REPN ... merged from preceding statements
+
+    @property
+    def next_addr(self) -> int:
+        return self.addr + self.size
+
+    @property
+    def mnemonic(self) -> str:
+        return self.op + "".join("." + s for s in self.suffixes)
+
+    def __str__(self) -> str:
+        text = " ".join(self.prefixes + (self.mnemonic,))
+        if not self.args:
+            return text
+        return f"{text}\t" + ", ".join(str(a) for a in self.args)
+
+
+@attrs.define
+class Function:
+    """A TEXT symbol after the loader's frame processing (obj6.go ``preprocess``).
+
+    ``frame`` is the final frame size including the saved BP (``$32-24`` for a written
+    ``$24-24``); ``flags`` include NOSPLIT added automatically for small leaf functions
+    and NOFRAME where no BP is saved; ``args`` is the argument size (None: unknown).
+    """
+
+    symbol: Symbol
+    text: ir.Text
+    flags: int
+    frame: int
+    args: int | None
+    instrs: tuple = ()
+    bpsize: int = 0
+    file: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+
+@attrs.define
+class Segment:
+    """Initialised (or zero) bytes at ``addr``; ``writable`` False for RODATA."""
+
+    addr: int
+    data: bytearray
+    writable: bool = True
+    name: str = ""
+
+
+@attrs.define
+class Image:
+    """Everything needed to run: symbols, functions, code by address, data segments."""
+
+    symbols: dict = attrs.field(factory=dict)        # linked name -> Symbol
+    functions: dict = attrs.field(factory=dict)      # linked name -> Function
+    code: dict = attrs.field(factory=dict)           # addr -> LInstr
+    segments: list = attrs.field(factory=list)       # [Segment]
+    entry: str | None = None
+    files: tuple = ()
+    _starts: list = attrs.field(factory=list, repr=False)
+    _by_start: list = attrs.field(factory=list, repr=False)
+
+    def index_symbols(self) -> None:
+        """(Re)build the address index used by :meth:`symbol_at`."""
+        ordered = sorted(self.symbols.values(), key=lambda s: s.addr)
+        self._starts = [s.addr for s in ordered]
+        self._by_start = ordered
+
+    def symbol_at(self, addr: int):
+        """``(Symbol, offset)`` containing ``addr``, or ``(None, 0)``."""
+        if not self._starts:
+            self.index_symbols()
+        i = bisect.bisect_right(self._starts, addr) - 1
+        while i >= 0:
+            sym = self._by_start[i]
+            if sym.addr <= addr < sym.addr + max(sym.size, 1):
+                return sym, addr - sym.addr
+            if sym.addr < addr:
+                break
+            i -= 1
+        return None, 0
+
+    def describe(self, addr: int) -> str:
+        """``runtime.rt0_go+0x3`` style name of an address (Go traceback style)."""
+        sym, off = self.symbol_at(addr)
+        if sym is None:
+            return hex(addr)
+        return f"{sym.name}+{off:#x}" if off else sym.name
+
+    def lookup(self, name: str) -> Symbol | None:
+        """Find a symbol by linked name (``main.add``) or as written (``·add``, ``main·add``)."""
+        if name in self.symbols:
+            return self.symbols[name]
+        dotted = name.replace("\u00b7", ".").replace("\u2215", "/")
+        if dotted.startswith("."):
+            dotted = "main" + dotted
+        return self.symbols.get(dotted)
