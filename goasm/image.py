@@ -103,10 +103,10 @@ class LInstr:
         return self.op + "".join("." + s for s in self.suffixes)
 
     def __str__(self) -> str:
-        text = " ".join(self.prefixes + (self.mnemonic,))
-        if not self.args:
-            return text
-        return f"{text}\t" + ", ".join(str(a) for a in self.args)
+        """As ``go tool asm -S`` prints it (prefixes first, ``a+40(FP)`` operands)."""
+        from goasm.expand import instruction_lines
+
+        return "; ".join(instruction_lines(self))
 
 
 @attrs.define

@@ -11,7 +11,18 @@ machine and never touches the fast loop.
 
 from __future__ import annotations
 
+import os
+
 from goasm.arch.amd64 import GPR64
+
+
+def short_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
 
 
 class Tracer:
@@ -51,7 +62,7 @@ class Tracer:
         ins = machine.image.code.get(pc)
         where = machine.image.describe(pc)
         pos = ins.pos if ins is not None else None
-        src = f"{pos.file}:{pos.line}" if pos is not None else "-"
+        src = f"{short_path(pos.file)}:{pos.line}" if pos is not None else "-"
         text = str(ins).replace("\t", " ") if ins is not None else "(runtime model)"
         changes = self._changes(before, after)
         return f"{where:<32} {src:<28} {text:<40} {changes}".rstrip()
