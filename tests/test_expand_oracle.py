@@ -517,7 +517,7 @@ def random_file(draw):
     return "".join(draw(random_function(i, BATCH)) for i in range(BATCH))
 
 
-@settings(max_examples=4, deadline=None, derandomize=True,
+@settings(max_examples=6, deadline=None, derandomize=True,
           phases=(Phase.explicit, Phase.reuse, Phase.generate),  # shrinking re-runs Go: too slow
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.large_base_example, HealthCheck.function_scoped_fixture])
