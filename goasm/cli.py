@@ -2,7 +2,8 @@
 
 ``goasm parse``  print the IR of a file (text or ``--json``);
 ``goasm run``    run a program through the Go-style start-up;
-``goasm expand`` print functions as the loader will execute them (``go tool asm -S`` style).
+``goasm expand`` print functions as the loader will execute them (``go tool asm -S`` style);
+``goasm debug``  step through a program like delve (goasm.debug).
 
 Exit status of ``goasm run`` (documented in the README):
 
@@ -73,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --until: write registers, g, g0, m0 and symbols as JSON")
     r.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="add K=V to the program's environment (empty otherwise)")
+    r.add_argument("--goroot", metavar="DIR",
+                   help="run DIR's own Go runtime assembly (DIR=auto: `go env GOROOT`)")
+
+    d = sub.add_parser("debug", help="step through a program and Go's start-up (delve-like)")
+    from goasm import debug
+
+    debug.add_arguments(d)
 
     e = sub.add_parser("expand", help="print TEXT symbols as the loader will execute them")
     e.add_argument("files", nargs="+", metavar="FILE.s")
@@ -108,7 +116,7 @@ def _cmd_run(ns) -> int:
             ns.files, include_dirs=ns.include, defines=_defines(ns.define), argv=args,
             env=ns.env, entry=ns.entry, max_steps=ns.max_steps, cpu=ns.cpu, until=ns.until,
             trace=trace, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
-            stdin=sys.stdin.buffer if sys.stdin is not None else None)
+            stdin=sys.stdin.buffer if sys.stdin is not None else None, goroot=ns.goroot)
     finally:
         if trace is not None and trace is not sys.stderr:
             trace.close()
@@ -132,6 +140,12 @@ def _cmd_expand(ns) -> int:
     return 0
 
 
+def _cmd_debug(ns) -> int:
+    from goasm import debug
+
+    return debug.main(ns)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``goasm`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -143,7 +157,8 @@ def main(argv=None) -> int:
     argv = ["--trace=-" if a == "--trace" else a for a in argv]
     ns = _parser().parse_args(argv)
     ns.program_args = program_args
-    handler = {"parse": _cmd_parse, "run": _cmd_run, "expand": _cmd_expand}[ns.command]
+    handler = {"parse": _cmd_parse, "run": _cmd_run, "expand": _cmd_expand,
+               "debug": _cmd_debug}[ns.command]
     try:
         return handler(ns)
     except UnimplementedError as err:
