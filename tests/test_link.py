@@ -447,7 +447,7 @@ top:	REP; MOVSQ
     assert ops == [(("LOCK",), "XADDQ"), (("REP",), "MOVSQ"), (("XACQUIRE", "LOCK"), "XCHGL"),
                    ((), "JMP"), ((), "RET")]
     assert fn.instrs[3].args[0].index == 1   # label on REP: the merged MOVSQ
-    assert str(fn.instrs[0]) == "LOCK XADDQ\tAX, (BX)"
+    assert str(fn.instrs[0]) == "LOCK; XADDQ\tAX, (BX)"
     # expand prints prefixes on their own lines, as go tool asm -S does
     assert expand_function(fn)[1:] == [
         "LOCK", "XADDQ\tAX, (BX)", "REP", "MOVSQ", "XACQUIRE", "LOCK", "XCHGL\tAX, (BX)",

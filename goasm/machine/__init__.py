@@ -32,4 +32,35 @@ the API and CLI). Modules and their single owners:
 
 The runtime model (``runtime.py``), Linux syscalls (``syscalls.py``), the initial process
 stack (``process.py``) and the g/m/gobuf/stack layouts (``layout.py``) build on these.
+
+Refinements, as implemented by the machine core:
+
+- Running. ``run`` returns a :class:`machine.StopReason` ``(kind, pc, status, value)``:
+  ``"exit"`` (a :class:`machine.ProgramExit` raised by ``exit()`` is caught; ``status``
+  and ``machine.exit_status`` hold the code), ``"until"`` (pc reached ``until``, an
+  address or a callable ``until(machine) -> bool``; the instruction at the starting pc
+  always executes), ``"max_steps"`` (the budget of this call), ``"hook"``. ``step()``
+  returns ``StopReason("step")`` or ``"exit"`` and ignores hooks. The constructor's
+  ``max_steps`` is a hard limit: :class:`goasm.errors.LimitError` "step limit N reached
+  at sym+off (file:line)". Faults propagate as ``MachineFault`` with ``pc``, ``pos`` and
+  (SIGFPE/SIGILL) ``addr`` filled in; ``cpu.pc`` is left at the faulting instruction.
+  ``steps`` counts instructions and native calls started.
+- Hooks: ``add_hook("instruction", fn)`` -> handle, ``remove_hook(handle)``; ``fn(machine)``
+  runs before each instruction (``cpu.pc`` current); a non-None result stops ``run``.
+- ``natives`` is a mutable mapping; assigning installs the callable in the code table,
+  deleting restores the instruction compiled at that address. A native is entered with
+  ``cpu.pc`` = its address and continues wherever it leaves ``cpu.pc``.
+- ``syscall(machine)`` is entered with ``cpu.pc`` at the instruction after SYSCALL and
+  RCX/R11 set as the instruction does (return address, RFLAGS).
+- ``snapshot()``/``restore(snap)`` copy CPU, memory, ``steps`` and ``exit_status``.
+- ``cpu_model`` (:class:`state.CPUModel`: vendor, max leaves, ``cpuid(leaf, subleaf)``)
+  answers CPUID; ``Machine.image.entry`` (when set) gives the initial pc.
+- ``semantics.compile(linstr, machine)`` -> closure returning the next pc; handlers live
+  in ``ops/`` (one module per family); ``semantics.TABLE`` lists every mnemonic.
+- ``Memory`` also has ``protect``, ``is_writable``, ``load`` (ignores write protection,
+  for loaders), ``regions()``, ``mapped_bytes``, ``save()``/``load_saved()``. Fault codes
+  are ``"SEGV_MAPERR"``/``"SEGV_ACCERR"`` (and ``"SI_KERNEL"`` for #GP), which
+  ``report.format_fault`` prints as Go's ``code=0x1``/``0x2``/``0x80``.
+- ``CPU`` also has ``df``, ``flag(name)``, ``save()``/``load(state)``; the lazy flag
+  slots ``fk fa fb fr fc`` are described in ``flags.py``.
 """

@@ -1,0 +1,122 @@
+"""Instruction semantics: compile each :class:`goasm.image.LInstr` once into a closure.
+
+How an instruction runs (DESIGN.md, "Performance design": decode operands once, never per
+step): a *handler* for the instruction family (``goasm.machine.ops.*``, one module per
+family, registered with :func:`goasm.machine.ops.handles`) looks at the decoded operands
+and writes a few lines of straight-line Python through an :class:`Emitter` — register
+indices, masks, symbol addresses and branch targets become constants of the generated
+function. The result is a zero-argument closure returning the address of the next
+instruction; the machine's run loop is ``pc = code[pc]()``.
+
+Generated source is cached per machine by its text (operand *values* are parameters of a
+factory function, not part of the text), so the Python compiler runs once per distinct
+instruction shape, not once per instruction.
+
+Conventions inside generated code (the factory parameters, :data:`ENV_NAMES`):
+``cpu`` (:class:`goasm.machine.state.CPU`), ``regs``/``xmm`` (its register lists),
+``rd8 .. rd128``/``wr8 .. wr128`` (bound :class:`goasm.machine.memory.Memory` methods),
+``m`` (the machine), ``mem``; ``_nxt`` is the fall-through address. Values held in
+locals are unsigned and masked to the operand width. Each instruction reads its
+operands, computes, writes back and only then records flags, so a faulting memory
+access leaves registers and flags as they were (SDM Vol. 3, 6.5 "faults ... restart").
+
+Anything without a handler, or an operand form a handler rejects, compiles to a closure
+that raises :class:`goasm.errors.UnimplementedError` naming the instruction when (and
+only when) it is executed, so loading never fails on it.
+"""
+
+from __future__ import annotations
+
+import builtins
+from types import MappingProxyType
+
+from goasm.arch.amd64 import canonical_mnemonic
+from goasm.errors import LinkError
+from goasm.machine.ops.base import (BadForm, CONDITION_ALIASES, ENV_NAMES, Emitter,  # noqa: F401
+                                    Operand, decode, fault_factory, unimplemented)
+
+# --------------------------------------------------------------------------- compiler
+
+class Compiler:
+    """Compiles instructions for one machine; caches generated factories by source."""
+
+    def __init__(self, machine) -> None:
+        self.machine = machine
+        cpu, mem = machine.cpu, machine.mem
+        self.env = (cpu, cpu.regs, cpu.xmm, mem.read_u8, mem.read_u16, mem.read_u32,
+                    mem.read_u64, mem.read_u128, mem.write_u8, mem.write_u16, mem.write_u32,
+                    mem.write_u64, mem.write_u128, machine, mem)
+        self._factories: dict[str, object] = {}
+
+    def factory(self, src: str):
+        fn = self._factories.get(src)
+        if fn is None:
+            namespace: dict = {}
+            exec(builtins.compile(src, "<goasm-semantics>", "exec"), namespace)  # noqa: S102
+            fn = self._factories[src] = namespace["_make"]
+        return fn
+
+    def compile(self, ins):
+        """The closure executing ``ins`` (see the module docstring)."""
+        op = canonical_mnemonic(ins.op)
+        entry = TABLE.get(op)
+        if entry is None:
+            entry = _alias_entry(op)
+        if entry is None:
+            return unimplemented(f"unimplemented instruction {ins.op}", ins.pos)
+        if ins.suffixes:
+            return unimplemented(f"unimplemented instruction {ins.mnemonic}", ins.pos)
+        handler, kwargs = entry
+        e = Emitter(self, ins)
+        try:
+            args = tuple(decode(a, self.machine.image) for a in ins.args)
+            result = handler(e, args, **kwargs)
+        except BadForm as exc:
+            return unimplemented(f"unimplemented instruction {ins.op}: {exc} "
+                                  f"(in {ins})", ins.pos)
+        except LinkError as exc:
+            return _raise_link_error(exc.message, ins.pos)
+        if result is not None:      # the handler built the closure itself
+            return result
+        fn = self.factory(e.source())(*self.env, *e.params)
+        return fn
+
+
+def _raise_link_error(message: str, pos):
+    def _op():
+        raise LinkError(message, pos)
+    return _op
+
+
+def _alias_entry(op: str):
+    """SETcc/CMOVxcc spelled with an x86 condition alias (SETAE, CMOVQNZ)."""
+    for prefix in ("SET", "CMOVQ", "CMOVL", "CMOVW"):
+        if op.startswith(prefix) and op[len(prefix):] in CONDITION_ALIASES:
+            return TABLE.get(prefix + CONDITION_ALIASES[op[len(prefix):]])
+    return None
+
+
+def compile(ins, machine):  # noqa: A001 - the contract's name
+    """Compile one :class:`goasm.image.LInstr` for ``machine`` into a zero-argument
+    closure that executes it and returns the next pc (``machine.compiler`` caches the
+    generated factories)."""
+    return machine.compiler.compile(ins)
+
+
+compile_instruction = compile
+
+
+def _build_table():
+    from goasm.machine import ops
+
+    table: dict = {}
+    for handler, specs in ops.all_handlers():
+        for mnemonic, kwargs in specs:
+            if mnemonic in table:
+                raise RuntimeError(f"two handlers for {mnemonic}")
+            table[mnemonic] = (handler, MappingProxyType(dict(kwargs)))
+    return MappingProxyType(table)
+
+
+TABLE = _build_table()
+"""Canonical Go mnemonic -> (handler, keyword arguments); built once at import."""
