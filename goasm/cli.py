@@ -35,14 +35,6 @@ EXIT_LIMIT = 124
 EXIT_UNIMPLEMENTED = 125
 
 
-def _defines(values) -> dict:
-    out = {}
-    for item in values or ():
-        name, eq, value = item.partition("=")
-        out[name] = value if eq else None
-    return out
-
-
 def _add_front_end_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
                    help="search DIR for #include files (after the including file's folder)")
@@ -93,7 +85,7 @@ def _cmd_parse(ns) -> int:
     from goasm import ir
     from goasm.parse import parse_file
 
-    prog = parse_file(ns.file, include_dirs=ns.include, defines=_defines(ns.define))
+    prog = parse_file(ns.file, include_dirs=ns.include, defines=ns.define)
     if ns.json:
         json.dump({"file": ns.file, "statements": ir.to_json(prog.statements)}, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -113,7 +105,7 @@ def _cmd_run(ns) -> int:
         trace = sys.stderr if ns.trace == "-" else open(ns.trace, "w", encoding="utf-8")
     try:
         result = api.run(
-            ns.files, include_dirs=ns.include, defines=_defines(ns.define), argv=args,
+            ns.files, include_dirs=ns.include, defines=ns.define, argv=args,
             env=ns.env, entry=ns.entry, max_steps=ns.max_steps, cpu=ns.cpu, until=ns.until,
             trace=trace, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
             stdin=sys.stdin.buffer if sys.stdin is not None else None, goroot=ns.goroot)
@@ -134,7 +126,7 @@ def _cmd_run(ns) -> int:
 def _cmd_expand(ns) -> int:
     from goasm import api
 
-    text = api.expand(ns.files, include_dirs=ns.include, defines=_defines(ns.define),
+    text = api.expand(ns.files, include_dirs=ns.include, defines=ns.define,
                       as_json=ns.json)
     sys.stdout.write(text)
     return 0

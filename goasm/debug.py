@@ -2303,14 +2303,6 @@ def _isatty(stream) -> bool:
         return False
 
 
-def _defines(values) -> dict:
-    out = {}
-    for item in values or ():
-        name, eq, value = item.partition("=")
-        out[name] = value if eq else None
-    return out
-
-
 # =========================================================================== entry points
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -2333,7 +2325,7 @@ def main(ns, *, stdin=None, stdout=None) -> int:
     out = stdout if stdout is not None else sys.stdout
     try:
         dbg = Debugger(ns.files, include_dirs=getattr(ns, "include", ()) or (),
-                       defines=_defines(getattr(ns, "define", ())),
+                       defines=list(getattr(ns, "define", ()) or ()),
                        argv=getattr(ns, "program_args", ()) or (),
                        env=getattr(ns, "env", ()) or (), cpu=getattr(ns, "cpu", None),
                        goroot=getattr(ns, "goroot", None), stdin=stdin, stdout=out)
