@@ -72,8 +72,11 @@ def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, mod
     from goasm.link import link
     from goasm.machine.runtime import RuntimeModel
 
-    if goroot is not None:
-        raise GoasmError("--goroot is not supported yet: goasm runs its embedded runtime")
+    if goroot is not None:  # the GOROOT's own runtime assembly (goasm.machine.goruntime)
+        from goasm.machine import goruntime
+
+        return goruntime.load(_expand_inputs(files), goroot, include_dirs=include_dirs,
+                              defines=defines, model=model)
     units = parse_units(files, include_dirs=include_dirs, defines=defines, with_runtime=runtime)
     if not runtime:
         return link(units, strict=True)
@@ -105,16 +108,25 @@ class Process:
 
 
 def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
-          cpu=None, stdout=None, stderr=None, stdin=None, program_name: str | None = None) -> Process:
-    """Load ``files`` with the embedded runtime and prepare the process as execve(2) would."""
+          cpu=None, stdout=None, stderr=None, stdin=None, program_name: str | None = None,
+          goroot=None) -> Process:
+    """Load ``files`` with the embedded runtime (or, with ``goroot``, that Go
+    installation's runtime assembly: a directory, ``"auto"`` or a prepared
+    :class:`goasm.machine.goruntime.GoRoot`) and prepare the process as execve(2) would."""
     from goasm.machine.machine import Machine
     from goasm.machine.process import start_process
     from goasm.machine.runtime import RuntimeModel
     from goasm.machine.syscalls import Linux
 
     paths = _expand_inputs(files)
-    model = RuntimeModel()
-    image = load(paths, include_dirs=include_dirs, defines=defines, model=model)
+    if goroot is not None:
+        from goasm.machine import goruntime
+
+        goroot = goruntime.prepare(goroot)
+        model = goruntime.GoRuntimeModel(goroot)
+    else:
+        model = RuntimeModel()
+    image = load(paths, goroot=goroot, include_dirs=include_dirs, defines=defines, model=model)
     machine = Machine(image, cpu_model=cpu_model(cpu), stdout=stdout, stderr=stderr, stdin=stdin,
                       max_steps=max_steps)
     model.bind(machine)
@@ -136,19 +148,21 @@ def _until_addr(machine, symbol: str) -> int:
 
 
 def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
-        cpu=None, until=None, trace=None, stdout=None, stderr=None, stdin=None) -> RunResult:
+        cpu=None, until=None, trace=None, stdout=None, stderr=None, stdin=None,
+        goroot=None) -> RunResult:
     """Run a program the way ``goasm run`` does and report how it ended.
 
     A fault becomes ``status`` 2 with Go's crash text in ``crash_report``; limits and
     unimplemented features raise (:class:`LimitError`, ``UnimplementedError``).
-    ``trace`` is a text stream that receives every executed instruction.
+    ``trace`` is a text stream that receives every executed instruction. ``goroot``
+    runs that Go installation's runtime assembly instead of the embedded one.
     """
     from goasm.machine import report
     from goasm.machine.runtime import state_json
 
     proc = start(files, include_dirs=include_dirs, defines=defines, argv=argv, env=env,
                  entry=entry, max_steps=max_steps, cpu=cpu, stdout=stdout, stderr=stderr,
-                 stdin=stdin)
+                 stdin=stdin, goroot=goroot)
     machine = proc.machine
     stop_at = _until_addr(machine, until) if until else None
     try:

@@ -91,7 +91,7 @@ GO_VARIABLES = types.MappingProxyType({
     "runtime.sigprofCallersUse": (4, "runtime/proc.go: var sigprofCallersUse uint32"),
     "runtime.useAVXmemmove": (1, "runtime/cpuflags_amd64.go (Go < 1.24): var useAVXmemmove bool"),
     "runtime.useAeshash": (1, "runtime/alg.go: var useAeshash bool"),
-    "runtime.vdsoClockgettimeSym": (8, "runtime/vdso_linux_amd64.go: var vdsoClockgettimeSym uintptr"),
+    "runtime.vdsoClockgettimeSym": (8, "runtime/vdso_linux_amd64.go: var vdsoClockgettimeSym"),
     "runtime.vdsoGetrandomSym": (8, "runtime/vdso_linux_amd64.go: var vdsoGetrandomSym uintptr"),
 })
 
@@ -165,8 +165,7 @@ def prepare(spec, *, cache_dir=None, go=None) -> GoRoot:
         return spec
     root = _goroot.find_goroot(None if spec is None else str(spec))
     version = _goroot.goroot_version(root)
-    files = tuple(f for f in _goroot.asm_files(root, packages=RUNTIME_PACKAGES))
-    names = {f.path.name for f in files}
+    names = {f.path.name for f in _goroot.asm_files(root, packages=RUNTIME_PACKAGES)}
     for needed in ("rt0_linux_amd64.s", "asm_amd64.s", "sys_linux_amd64.s"):
         if needed not in names:
             raise GoasmError(f"{root}: package runtime has no {needed} for linux/amd64 "
@@ -307,11 +306,13 @@ class GoRuntimeModel(RuntimeModel):
         calling instruction's file:line (the CALL before the return address on the
         stack; a jump there has no return address of its own, so the caller's caller is
         named instead)."""
-        ret = machine.mem.read_u64(machine.cpu.regs[4]) if machine.mem.is_mapped(
-            machine.cpu.regs[4]) else 0
+        sp = machine.cpu.regs[4]
+        ret = machine.mem.read_u64(sp) if machine.mem.is_mapped(sp) else 0
         site = machine.image.code.get(ret - 1)
-        pos = site.pos if site is not None else None
-        where = machine.image.describe(ret - 1) if site is not None else hex(ret)
+        if site is not None and site.op == "CALL":
+            pos, where = site.pos, machine.image.describe(site.addr)
+        else:
+            pos, where = None, f"return address {ret:#x}"
         raise UnimplementedError(
             f"call of Go function {name} (from {where}), which goasm does not model "
             f"with the {self.goroot.version} runtime", pos)
