@@ -2316,6 +2316,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="add K=V to the program's environment")
     p.add_argument("--cpu", choices=("intel", "amd"), default="intel")
+    p.add_argument("--goroot", metavar="DIR|auto",
+                   help="run that Go release's own runtime assembly instead of goasm's")
 
 
 def main(ns, *, stdin=None, stdout=None) -> int:
