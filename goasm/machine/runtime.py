@@ -33,6 +33,7 @@ import collections
 
 import attrs
 
+from goasm.machine.events import Event
 from goasm.errors import GoasmError, LinkError
 from goasm.machine import layout as _layout
 from goasm.machine.syscalls import Linux, ProcessExit, SyscallEvent, TlsBaseSet
@@ -53,7 +54,7 @@ __all__ = [
 # --------------------------------------------------------------------------- events
 
 @attrs.frozen
-class G0Stack:
+class G0Stack(Event):
     """g0's stack as rt0_go set it up (recorded when ``runtime.check`` runs)."""
 
     kind = "g0_stack"
@@ -64,9 +65,6 @@ class G0Stack:
     stackguard0: int
     stackguard1: int
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "g0": self.g0, "lo": self.lo,
-                "hi": self.hi, "stackguard0": self.stackguard0, "stackguard1": self.stackguard1}
 
     def __str__(self) -> str:
         return (f"g0 stack [{self.lo:#x}, {self.hi:#x}) ({(self.hi - self.lo) // 1024} KiB), "
@@ -74,7 +72,7 @@ class G0Stack:
 
 
 @attrs.frozen
-class ArgsRead:
+class ArgsRead(Event):
     """``runtime.args``: argc, argv and what sysargs took from the auxiliary vector."""
 
     kind = "args"
@@ -84,9 +82,6 @@ class ArgsRead:
     pagesize: int
     random: int
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "argc": self.argc, "argv": self.argv,
-                "pagesize": self.pagesize, "random": self.random}
 
     def __str__(self) -> str:
         return (f"args: argc={self.argc} argv={self.argv:#x}; auxv AT_PAGESZ={self.pagesize} "
@@ -94,7 +89,7 @@ class ArgsRead:
 
 
 @attrs.frozen
-class GoroutineCreated:
+class GoroutineCreated(Event):
     """``newproc``: goroutine ``goid`` (g at ``g``) will start at ``entry`` (``entry_name``)."""
 
     kind = "goroutine_created"
@@ -106,10 +101,6 @@ class GoroutineCreated:
     entry: int
     entry_name: str
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "goid": self.goid, "g": self.g,
-                "stack_lo": self.stack_lo, "stack_hi": self.stack_hi, "entry": self.entry,
-                "entry_name": self.entry_name}
 
     def __str__(self) -> str:
         return (f"newproc: goroutine {self.goid} (g={self.g:#x}) runs {self.entry_name}, stack "
@@ -117,7 +108,7 @@ class GoroutineCreated:
 
 
 @attrs.frozen
-class ContextSwitch:
+class ContextSwitch(Event):
     """The current g changes (``execute``, ``goexit1``); goid -1 when there is no g."""
 
     kind = "context_switch"
@@ -128,10 +119,6 @@ class ContextSwitch:
     to_goid: int
     reason: str
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "from_g": self.from_g,
-                "from_goid": self.from_goid, "to_g": self.to_g, "to_goid": self.to_goid,
-                "reason": self.reason}
 
     def __str__(self) -> str:
         return (f"switch g {self.from_goid} ({self.from_g:#x}) -> g {self.to_goid} "
@@ -139,10 +126,11 @@ class ContextSwitch:
 
 
 @attrs.frozen
-class StackGrowth:
+class StackGrowth(Event):
     """``newstack``/``copystack``: goroutine ``goid``'s stack moved and doubled (or more)."""
 
     kind = "stack_growth"
+    json_extra = ("old_size", "new_size")
     step: int
     goid: int
     g: int
@@ -160,11 +148,6 @@ class StackGrowth:
     def new_size(self) -> int:
         return self.new_hi - self.new_lo
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "goid": self.goid, "g": self.g,
-                "old_lo": self.old_lo, "old_hi": self.old_hi, "new_lo": self.new_lo,
-                "new_hi": self.new_hi, "old_size": self.old_size, "new_size": self.new_size,
-                "used": self.used}
 
     def __str__(self) -> str:
         return (f"stack growth: goroutine {self.goid} {self.old_size} -> {self.new_size} bytes, "
@@ -173,7 +156,7 @@ class StackGrowth:
 
 
 @attrs.frozen
-class GoroutineExit:
+class GoroutineExit(Event):
     """``goexit1``: goroutine ``goid`` returned from its function."""
 
     kind = "goroutine_exit"
@@ -181,8 +164,6 @@ class GoroutineExit:
     goid: int
     g: int
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "goid": self.goid, "g": self.g}
 
     def __str__(self) -> str:
         return f"goexit: goroutine {self.goid} (g={self.g:#x}) is done"

@@ -26,6 +26,7 @@ import types
 
 import attrs
 
+from goasm.machine.events import Event
 from goasm.errors import MachineFault, UnimplementedError
 
 M64 = (1 << 64) - 1
@@ -469,7 +470,7 @@ def syscall_name(nr: int) -> str:
 # --------------------------------------------------------------------------- events
 
 @attrs.frozen
-class SyscallEvent:
+class SyscallEvent(Event):
     """A system call and its result (``result`` is the raw RAX value, signed)."""
 
     kind = "syscall"
@@ -479,9 +480,6 @@ class SyscallEvent:
     args: tuple
     result: int
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "nr": self.nr, "name": self.name,
-                "args": list(self.args), "result": self.result}
 
     def __str__(self) -> str:
         args = ", ".join(hex(a) for a in self.args)
@@ -490,22 +488,20 @@ class SyscallEvent:
 
 
 @attrs.frozen
-class TlsBaseSet:
+class TlsBaseSet(Event):
     """arch_prctl(ARCH_SET_FS, addr) succeeded: the FS base (thread pointer) is ``addr``."""
 
     kind = "tls_base"
     step: int
     addr: int
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "addr": self.addr}
 
     def __str__(self) -> str:
         return f"TLS base (FS) = {self.addr:#x}; the g slot -8(FS) is at {self.addr - 8:#x}"
 
 
 @attrs.frozen
-class ProcessExit:
+class ProcessExit(Event):
     """exit or exit_group: the process ends with ``status``."""
 
     kind = "exit"
@@ -513,9 +509,6 @@ class ProcessExit:
     status: int
     syscall: str
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "status": self.status,
-                "syscall": self.syscall}
 
     def __str__(self) -> str:
         return f"{self.syscall}({self.status})"
