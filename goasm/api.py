@@ -30,6 +30,7 @@ class RunResult:
     state: dict | None = None
     steps: int = 0
     stopped_at: str | None = None
+    findings: tuple = ()
 
 
 def _expand_inputs(files) -> list[Path]:
@@ -86,15 +87,15 @@ def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, mod
 
 
 def cpu_model(name: str | None):
-    """The ``--cpu`` presets: ``intel`` (GenuineIntel) or ``amd`` (AuthenticAMD), each
-    advertising exactly the features goasm executes (see goasm.machine.state.CPUModel)."""
-    from goasm.machine.state import CPUModel
+    """The ``--cpu`` presets: ``intel`` (GenuineIntel, a Skylake-SP signature) or ``amd``
+    (AuthenticAMD, a Zen 2 signature), each advertising exactly the features goasm
+    executes (goasm.machine.state.CPUModel.preset, implemented_features)."""
+    from goasm.machine.state import PRESETS, CPUModel
 
-    if name in (None, "intel"):
-        return CPUModel()
-    if name == "amd":
-        return CPUModel(vendor="AuthenticAMD")
-    raise GoasmError(f"unknown CPU model {name!r} (choose intel or amd)")
+    key = "intel" if name is None else name
+    if key not in PRESETS:
+        raise GoasmError(f"unknown CPU model {name!r} (choose {' or '.join(PRESETS)})")
+    return CPUModel.preset(key)
 
 
 @attrs.define
@@ -149,12 +150,14 @@ def _until_addr(machine, symbol: str) -> int:
 
 def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
         cpu=None, until=None, trace=None, stdout=None, stderr=None, stdin=None,
-        goroot=None) -> RunResult:
+        goroot=None, check=False) -> RunResult:
     """Run a program the way ``goasm run`` does and report how it ended.
 
     A fault becomes ``status`` 2 with Go's crash text in ``crash_report``; limits and
     unimplemented features raise (:class:`LimitError`, ``UnimplementedError``).
-    ``trace`` is a text stream that receives every executed instruction. ``goroot``
+    ``trace`` is a text stream that receives every executed instruction. ``check`` (True,
+    or a dict of :class:`goasm.checker.Checker` options) attaches the runtime checker; its
+    findings come back in ``RunResult.findings``. ``goroot``
     runs that Go installation's runtime assembly instead of the embedded one.
     """
     from goasm.machine import report
@@ -165,6 +168,13 @@ def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, ma
                  stdin=stdin, goroot=goroot)
     machine = proc.machine
     stop_at = _until_addr(machine, until) if until else None
+    checker = None
+    if check:
+        from goasm.checker import Checker
+
+        options = check if isinstance(check, dict) else {}
+        checker = Checker(machine, model=proc.model, **options)
+        checker.attach()
     try:
         if trace is not None:
             from goasm.trace import Tracer
@@ -173,14 +183,23 @@ def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, ma
         else:
             reason = machine.run(until=stop_at)
     except MachineFault as fault:
-        return RunResult(2, crash_report=report.format_fault(machine, fault), steps=machine.steps)
+        return RunResult(2, crash_report=report.format_fault(machine, fault), steps=machine.steps,
+                         findings=_findings(checker))
+    finally:
+        if checker is not None:
+            checker.detach()
     if reason.kind == "exit":
-        return RunResult(reason.status, steps=machine.steps)
+        return RunResult(reason.status, steps=machine.steps, findings=_findings(checker))
     if reason.kind == "until":
         state = state_json(machine, proc.model, entry_sp=proc.entry_sp)
-        return RunResult(0, state=state, steps=machine.steps, stopped_at=until)
+        return RunResult(0, state=state, steps=machine.steps, stopped_at=until,
+                         findings=_findings(checker))
     raise GoasmError(f"program stopped unexpectedly ({reason.kind}) at "
                      f"{machine.image.describe(reason.pc)}")
+
+
+def _findings(checker) -> tuple:
+    return tuple(checker.findings) if checker is not None else ()
 
 
 def expand(files, *, include_dirs=(), defines=None, as_json=False) -> str:

@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--until", metavar="SYMBOL", help="stop the first time execution reaches SYMBOL")
     r.add_argument("--state-json", metavar="PATH",
                    help="with --until: write registers, g, g0, m0 and symbols as JSON")
+    r.add_argument("--check", action="store_true",
+                   help="run the frame/stack checker (goasm.checker) and report what it finds")
     r.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="add K=V to the program's environment (empty otherwise)")
     r.add_argument("--goroot", metavar="DIR",
@@ -108,7 +110,7 @@ def _cmd_run(ns) -> int:
             ns.files, include_dirs=ns.include, defines=ns.define, argv=args,
             env=ns.env, entry=ns.entry, max_steps=ns.max_steps, cpu=ns.cpu, until=ns.until,
             trace=trace, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
-            stdin=sys.stdin.buffer if sys.stdin is not None else None, goroot=ns.goroot)
+            stdin=sys.stdin.buffer if sys.stdin is not None else None, goroot=ns.goroot, check=ns.check)
     finally:
         if trace is not None and trace is not sys.stderr:
             trace.close()
@@ -116,6 +118,8 @@ def _cmd_run(ns) -> int:
         with open(ns.state_json, "w", encoding="utf-8") as fh:
             json.dump(result.state, fh, indent=1)
             fh.write("\n")
+    for finding in result.findings:
+        sys.stderr.write(f"goasm: check: {finding}\n")
     if result.crash_report:
         sys.stdout.flush()
         sys.stderr.write(result.crash_report)
