@@ -1,6 +1,10 @@
-"""128-bit moves and bitwise operations on XMM registers (Intel SDM Vol. 2: MOVDQA/
-MOVDQU (Go: MOVO/MOVOU), MOVAPS/MOVUPS/MOVAPD/MOVUPD, MOVNTDQ (MOVNTO), PXOR PAND POR
-PANDN, XORPS/XORPD, ANDPS/ANDPD, ANDNPS/ANDNPD, ORPS/ORPD).
+"""Data movement and bitwise operations on XMM registers (Intel SDM Vol. 2, the pages of
+each instruction): MOVDQA/MOVDQU (Go: MOVO/MOVOU), MOVAPS/MOVUPS/MOVAPD/MOVUPD, MOVNTDQ
+(MOVNTO), LDDQU, PXOR PAND POR PANDN, XORPS/XORPD, ANDPS/ANDPD, ANDNPS/ANDNPD, ORPS/ORPD;
+MOVSD/MOVSS, MOVHPD/MOVHPS/MOVLPD/MOVLPS, MOVHLPS/MOVLHPS, MOVMSKPS/MOVMSKPD, MOVDDUP,
+MOVSHDUP/MOVSLDUP, MOVNTDQA, MASKMOVOU (MASKMOVDQU); SHUFPS/SHUFPD, UNPCKL/H PS/PD,
+BLENDPS/PD, BLENDVPS/PD, INSERTPS/EXTRACTPS, PINSRB/W/D/Q, PEXTRB/W/D/Q. (MOVQ/MOVL
+between XMM and registers or memory are MOV forms, see :mod:`goasm.machine.ops.mov`.)
 
 Aligned forms (and legacy-SSE memory sources of the bitwise ops) raise #GP on an
 address that is not 16-byte aligned, which Linux delivers as SIGSEGV (si_code SI_KERNEL,
@@ -9,17 +13,13 @@ si_addr 0).
 
 from __future__ import annotations
 
-from goasm.machine.ops.base import BadForm, fault_factory, handles
+from goasm.machine.ops import lanes
+from goasm.machine.ops.base import MASK, MASK_TEXT, BadForm, handles
+from goasm.machine.ops.lanes import GP_FAULT  # noqa: F401  (xchg.py raises it too)
+from goasm.machine.ops.lanes import M64, M128, imm8, join, need, split, unary, xmm
+from goasm.machine.ops.lanes import aligned as _aligned
 
-GP_FAULT = fault_factory("general protection fault (misaligned 16-byte operand)",
-                         "SIGSEGV", code="SI_KERNEL", addr=0)
 FULL = "0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
-
-
-def _aligned(e, op) -> None:
-    if op.kind == "mem":
-        with e.block(f"if {e.ea(op)} & 15:"):
-            e.fault(GP_FAULT)
 
 
 @handles(("MOVOU", dict(aligned=False)), ("MOVUPS", dict(aligned=False)),
@@ -52,4 +52,265 @@ def bitwise(e, args, op):
     _aligned(e, src)
     e.emit(f"s = {e.read(src, 16)}", f"d = {e.read(dst, 16)}")
     e.write(dst, 16, f"~d & s & {FULL}" if op == "andn" else f"d {op} s")
+    e.next()
+
+
+# --------------------------------------------------------------------------- scalar moves
+
+@handles(("MOVSD", dict(width=8)), ("MOVSS", dict(width=4)))
+def movs(e, args, width):
+    """``MOVSD src, dst``: between XMM registers only the low 64 (MOVSS: 32) bits move and
+    the rest of dst is kept; a load from memory zeroes the rest of the register; a store
+    writes 8 (4) bytes (SDM: MOVSD, MOVSS)."""
+    src, dst = need(args, 2)
+    if src.kind == "xmm" and dst.kind == "xmm":
+        low = MASK[width]
+        d = f"xmm[{e.const(dst.index)}]"
+        e.write(dst, 16, f"{d} & {e.const(M128 ^ low)} | xmm[{e.const(src.index)}] & {low}")
+    elif src.kind == "mem" and dst.kind == "xmm":
+        e.write(dst, 16, e.read(src, width))
+    elif src.kind == "xmm" and dst.kind == "mem":
+        e.write(dst, width, e.read(src, width))
+    else:
+        raise BadForm("needs XMM registers or memory")
+    e.next()
+
+
+@handles(("MOVHPD", dict(high=True)), ("MOVHPS", dict(high=True)),
+         ("MOVLPD", dict(high=False)), ("MOVLPS", dict(high=False)))
+def movhl_mem(e, args, high):
+    """``MOVHPD m64, X`` loads the high quadword of X (MOVLPD: the low one), keeping the
+    other half; ``MOVHPD X, m64`` stores it (SDM: MOVHPD, MOVHPS, MOVLPD, MOVLPS)."""
+    src, dst = need(args, 2)
+    if src.kind == "mem" and dst.kind == "xmm":
+        d = f"xmm[{e.const(dst.index)}]"
+        e.emit(f"v = {e.read(src, 8)}")
+        if high:
+            e.write(dst, 16, f"{d} & {M64} | v << 64")
+        else:
+            e.write(dst, 16, f"{d} & {e.const(M128 ^ M64)} | v")
+    elif src.kind == "xmm" and dst.kind == "mem":
+        s = f"xmm[{e.const(src.index)}]"
+        e.write(dst, 8, f"{s} >> 64" if high else f"{s} & {M64}")
+    else:
+        raise BadForm("needs one memory operand")
+    e.next()
+
+
+@handles(("MOVHLPS", dict(high_to_low=True)), ("MOVLHPS", dict(high_to_low=False)))
+def movhlps(e, args, high_to_low):
+    """``MOVHLPS src, dst``: dst low quadword = src high quadword; ``MOVLHPS``: dst high
+    quadword = src low quadword; the other half of dst is kept (SDM: MOVHLPS, MOVLHPS)."""
+    src, dst = need(args, 2)
+    xmm(src, "source")
+    xmm(dst)
+    s = f"xmm[{e.const(src.index)}]"
+    d = f"xmm[{e.const(dst.index)}]"
+    if high_to_low:
+        e.write(dst, 16, f"{d} & {e.const(M128 ^ M64)} | {s} >> 64")
+    else:
+        e.write(dst, 16, f"{d} & {M64} | ({s} & {M64}) << 64")
+    e.next()
+
+
+def _movmskps(s):
+    return (s >> 31 & 1) | (s >> 62 & 2) | (s >> 93 & 4) | (s >> 124 & 8)
+
+
+def _movmskpd(s):
+    return (s >> 63 & 1) | (s >> 126 & 2)
+
+
+@handles(("MOVMSKPS", dict(fn=_movmskps)), ("MOVMSKPD", dict(fn=_movmskpd)))
+def movmsk(e, args, fn):
+    """``MOVMSKPS X, r``: the sign bits of X's four singles (MOVMSKPD: two doubles) in the
+    low bits of r32, the rest zeroed (SDM: MOVMSKPS, MOVMSKPD)."""
+    src, dst = need(args, 2)
+    xmm(src, "source")
+    if dst.kind != "gpr":
+        raise BadForm("destination must be a register")
+    e.write(dst, 4, e.call(fn, f"xmm[{e.const(src.index)}]"))
+    e.next()
+
+
+def _movddup(s):
+    lo = s & M64
+    return lo | lo << 64
+
+
+def _movshdup(s):
+    a = split(s, 4)
+    return join((a[1], a[1], a[3], a[3]), 4)
+
+
+def _movsldup(s):
+    a = split(s, 4)
+    return join((a[0], a[0], a[2], a[2]), 4)
+
+
+@handles(("MOVDDUP", dict(fn=_movddup, mem_width=8)),
+         ("MOVSHDUP", dict(fn=_movshdup, mem_width=16)),
+         ("MOVSLDUP", dict(fn=_movsldup, mem_width=16)),
+         ("MOVNTDQA", dict(fn=None, mem_width=16)))
+def movdup(e, args, fn, mem_width):
+    """``MOVDDUP src, dst``: the low quadword of src (or m64) in both halves; MOVSHDUP /
+    MOVSLDUP: the odd / even singles duplicated; MOVNTDQA: an aligned 16-byte load (SDM:
+    MOVDDUP, MOVSHDUP, MOVSLDUP, MOVNTDQA)."""
+    if fn is None:
+        if need(args, 2)[0].kind != "mem":
+            raise BadForm("MOVNTDQA loads from memory")
+        fn = _identity
+    unary(e, args, fn, mem_width=mem_width)
+
+
+def _identity(s):
+    return s
+
+
+@handles(("MASKMOVOU", {}))
+def maskmovou(e, args):
+    """``MASKMOVOU mask, data``: store the bytes of data whose mask byte has bit 7 set to
+    the 16 bytes at (DI); no alignment needed (SDM: MASKMOVDQU; Go's operand order puts
+    the mask, ModRM.rm, first)."""
+    mask, data = need(args, 2)
+    xmm(mask, "mask")
+    xmm(data, "data")
+    e.emit(f"k = xmm[{e.const(mask.index)}]", f"v = xmm[{e.const(data.index)}]",
+           "a = regs[7]")
+    with e.block("for i in range(16):"):
+        with e.block("if k >> (8 * i + 7) & 1:"):
+            e.emit("wr8((a + i) & 0xFFFFFFFFFFFFFFFF, v >> (8 * i))")
+    e.next()
+
+
+# --------------------------------------------------------------------------- shuffles
+
+def _shufps(d, s, imm):
+    a, b = split(d, 4), split(s, 4)
+    return join((a[imm & 3], a[imm >> 2 & 3], b[imm >> 4 & 3], b[imm >> 6 & 3]), 4)
+
+
+def _shufpd(d, s, imm):
+    a, b = split(d, 8), split(s, 8)
+    return join((a[imm & 1], b[imm >> 1 & 1]), 8)
+
+
+def _unpck(width, high):
+    half = 8 // width
+
+    def fn(d, s):
+        a, b = split(d, width), split(s, width)
+        base = half if high else 0
+        out = []
+        for i in range(base, base + half):
+            out += (a[i], b[i])
+        return join(out, width)
+    return fn
+
+
+def _blend(width):
+    n = 16 // width
+
+    def fn(d, s, imm):
+        a, b = split(d, width), split(s, width)
+        return join([b[i] if imm >> i & 1 else a[i] for i in range(n)], width)
+    return fn
+
+
+@handles(("SHUFPS", dict(fn=_shufps)), ("SHUFPD", dict(fn=_shufpd)),
+         ("BLENDPS", dict(fn=_blend(4))), ("BLENDPD", dict(fn=_blend(8))))
+def shufps(e, args, fn):
+    """``SHUFPS $imm, src, dst``: the low two singles picked from dst, the high two from
+    src by imm's 2-bit fields (SHUFPD: 1-bit fields); ``BLENDPS``: lane i from src when imm
+    bit i is set (SDM: SHUFPS, SHUFPD, BLENDPS, BLENDPD)."""
+    lanes.binary(e, args, fn, imm=True)
+
+
+@handles(("UNPCKLPS", dict(fn=_unpck(4, False))), ("UNPCKHPS", dict(fn=_unpck(4, True))),
+         ("UNPCKLPD", dict(fn=_unpck(8, False))), ("UNPCKHPD", dict(fn=_unpck(8, True))))
+def unpck(e, args, fn):
+    """``UNPCKLPS src, dst``: interleave the low (H: high) halves, dst's lane first (SDM:
+    UNPCKLPS, UNPCKHPS, UNPCKLPD, UNPCKHPD)."""
+    lanes.binary(e, args, fn)
+
+
+def _blendv_lanes(width):
+    top = 8 * width - 1
+    full = (1 << (8 * width)) - 1
+
+    def fn(d, s, mask):
+        sel = join([full if m >> top else 0 for m in split(mask, width)], width)
+        return (s & sel) | (d & ~sel & M128)
+    return fn
+
+
+@handles(("BLENDVPS", dict(fn=_blendv_lanes(4))), ("BLENDVPD", dict(fn=_blendv_lanes(8))))
+def blendv(e, args, fn):
+    """``BLENDVPS X0, src, dst``: lane i from src when the sign bit of X0's lane i is set
+    (SDM: BLENDVPS, BLENDVPD; X0 is implicit)."""
+    mask, src, dst = need(args, 3)
+    if mask.kind != "xmm" or mask.index != 0:
+        raise BadForm("the mask operand must be X0")
+    xmm(dst)
+    e.emit(f"s = {lanes.read_src(e, src, 16)}")
+    e.write(dst, 16, e.call(fn, f"xmm[{e.const(dst.index)}]", "s", "xmm[0]"))
+    e.next()
+
+
+def _insertps(d, s, imm):
+    a = list(split(d, 4))
+    a[imm >> 4 & 3] = s
+    return join([0 if imm >> i & 1 else a[i] for i in range(4)], 4)
+
+
+@handles(("INSERTPS", {}))
+def insertps(e, args):
+    """``INSERTPS $imm, src, dst``: single imm[7:6] of src (or m32) into lane imm[5:4] of
+    dst, then the lanes set in imm[3:0] zeroed (SDM: INSERTPS)."""
+    i, src, dst = need(args, 3)
+    imm = imm8(i)
+    xmm(dst)
+    if src.kind == "xmm":
+        e.emit(f"s = xmm[{e.const(src.index)}] >> {32 * (imm >> 6)} & 0xFFFFFFFF")
+    elif src.kind == "mem":
+        e.emit(f"s = {e.read(src, 4)}")
+    else:
+        raise BadForm("source must be an XMM register or memory")
+    e.write(dst, 16, e.call(_insertps, f"xmm[{e.const(dst.index)}]", "s", e.const(imm)))
+    e.next()
+
+
+# --------------------------------------------------------------------------- insert/extract
+
+@handles(("PINSRB", dict(width=1)), ("PINSRW", dict(width=2)), ("PINSRD", dict(width=4)),
+         ("PINSRQ", dict(width=8)))
+def pinsr(e, args, width):
+    """``PINSRB $i, r/m, X``: lane i (modulo the lane count) of X = the low bits of r32/r64
+    or memory (SDM: PINSRB/PINSRD/PINSRQ, PINSRW)."""
+    i, src, dst = need(args, 3)
+    xmm(dst)
+    if src.kind not in ("gpr", "mem"):
+        raise BadForm("source must be a register or memory")
+    sh = 8 * width * (imm8(i) % (16 // width))
+    e.emit(f"s = {e.read(src, width)}")
+    keep = M128 ^ (MASK[width] << sh)
+    e.write(dst, 16, f"xmm[{e.const(dst.index)}] & {e.const(keep)} | s << {sh}")
+    e.next()
+
+
+@handles(("PEXTRB", dict(width=1)), ("PEXTRW", dict(width=2)), ("PEXTRD", dict(width=4)),
+         ("PEXTRQ", dict(width=8)), ("EXTRACTPS", dict(width=4)))
+def pextr(e, args, width):
+    """``PEXTRB $i, X, r/m``: lane i (modulo the lane count) of X into memory or a register,
+    zero-extended (SDM: PEXTRB/PEXTRD/PEXTRQ, PEXTRW, EXTRACTPS)."""
+    i, src, dst = need(args, 3)
+    xmm(src, "source")
+    sh = 8 * width * (imm8(i) % (16 // width))
+    v = f"xmm[{e.const(src.index)}] >> {sh} & {MASK_TEXT[width]}"
+    if dst.kind == "gpr":
+        e.write(dst, max(width, 4), v)
+    elif dst.kind == "mem":
+        e.write(dst, width, v)
+    else:
+        raise BadForm("destination must be a register or memory")
     e.next()
