@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from pathlib import Path
 
 import lark
@@ -31,15 +32,31 @@ def _signed64(value: int) -> int:
 
 @functools.lru_cache(maxsize=None)
 def _lark() -> lark.Lark:
-    """The LALR parser, built once per process (grammar compiled with Lark's cache)."""
-    return lark.Lark(
-        grammar_path().read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=False,
-        maybe_placeholders=False,
-        cache=False,
-    )
+    """The LALR parser, built once per process; its tables come from Lark's grammar
+    cache (:func:`goasm.cache.lark_cache_file`, written atomically) when caching is on."""
+    from goasm import cache
+
+    grammar = grammar_path().read_text(encoding="utf-8")
+    options = dict(parser="lalr", lexer="contextual", propagate_positions=False,
+                   maybe_placeholders=False)
+    path = cache.lark_cache_file(grammar)
+    if path is None:
+        return lark.Lark(grammar, cache=False, **options)
+    if os.path.exists(path):
+        return lark.Lark(grammar, cache=path, **options)
+    try:   # build into a private file, then rename it into place
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError:
+        return lark.Lark(grammar, cache=False, **options)
+    parser = lark.Lark(grammar, cache=tmp, **options)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return parser
 
 
 # --------------------------------------------------------------------------- literals
@@ -703,18 +720,21 @@ def _lark_error(exc: lark.exceptions.LarkError, lines: list[Line]) -> ParseError
 
 def parse_lines(lines: list[Line], filename: str = "<input>") -> ir.Program:
     """Parse preprocessed lines (from :func:`goasm.preprocess.preprocess`) into a Program."""
+    from goasm.cache import no_gc
+
     text = "\n".join(line.text for line in lines)
-    try:
-        tree = _lark().parse(text)
-    except lark.exceptions.LarkError as exc:
-        raise _lark_error(exc, lines) from None
-    try:
-        statements = _ToIR(lines).transform(tree)
-    except lark.exceptions.VisitError as exc:
-        if isinstance(exc.orig_exc, GoasmError):
-            raise exc.orig_exc from None
-        raise
-    return ir.Program(tuple(statements), file=filename)
+    with no_gc():   # the parse tree and the IR are acyclic: collections only cost time
+        try:
+            tree = _lark().parse(text)
+        except lark.exceptions.LarkError as exc:
+            raise _lark_error(exc, lines) from None
+        try:
+            statements = _ToIR(lines).transform(tree)
+        except lark.exceptions.VisitError as exc:
+            if isinstance(exc.orig_exc, GoasmError):
+                raise exc.orig_exc from None
+            raise
+        return ir.Program(tuple(statements), file=filename)
 
 
 def _include_dirs(include_dirs):
@@ -730,8 +750,33 @@ def parse_source(text: str, filename: str = "<input>", *, include_dirs=(), defin
 
 
 def parse_file(path, *, include_dirs=(), defines=None, limits: Limits | None = None) -> ir.Program:
-    """Preprocess and parse the file at ``path`` (``#include`` resolved from its folder first)."""
+    """Preprocess and parse the file at ``path`` (``#include`` resolved from its folder first).
+
+    The result is cached on disk by content (:mod:`goasm.cache`; ``GOASM_NO_CACHE=1``
+    turns that off): loading an unchanged file again costs no preprocessing or parsing.
+    """
+    from goasm import cache
+
     path = os.fspath(path)
-    lines = preprocess_file(path, include_dirs=_include_dirs(include_dirs), defines=defines,
-                            limits=limits or Limits(), builtin_include_dirs=(runtime_include_dir(),))
-    return parse_lines(lines, path)
+    dirs = _include_dirs(include_dirs)
+    builtin = (runtime_include_dir(),)
+    limits = limits or Limits()
+    store = cache.IRCache.default()
+    key = data = None
+    if store is not None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            store = None            # preprocess_file reports the error
+        else:
+            key = store.key(path, data, dirs, builtin, defines, limits)
+            hit = store.get(key)
+            if hit is not None:
+                return hit
+    lines = preprocess_file(path, include_dirs=dirs, defines=defines, limits=limits,
+                            builtin_include_dirs=builtin)
+    program = parse_lines(lines, path)
+    if store is not None:
+        store.put(key, path, data, dirs, builtin, program)
+    return program

@@ -45,20 +45,34 @@ Refinements, as implemented by the machine core:
   at sym+off (file:line)". Faults propagate as ``MachineFault`` with ``pc``, ``pos`` and
   (SIGFPE/SIGILL) ``addr`` filled in; ``cpu.pc`` is left at the faulting instruction.
   ``steps`` counts instructions and native calls started.
-- Hooks: ``add_hook("instruction", fn)`` -> handle, ``remove_hook(handle)``; ``fn(machine)``
-  runs before each instruction (``cpu.pc`` current); a non-None result stops ``run``.
+- Hooks: ``add_hook(kind, fn, *, at=None, start=None, end=None, precise=True)`` ->
+  handle, ``remove_hook(handle)``. Kinds: ``"instruction"`` (``fn(machine)`` before each
+  instruction, ``cpu.pc`` current), ``"after"`` (after each), ``"pc"`` (before the
+  instruction at ``at``: addresses or ``symbol``/``symbol:label``/``file.s:line``),
+  ``"syscall"`` (``fn(machine, SyscallCall)``; an int result replaces the call),
+  ``"read"``/``"write"``/``"access"`` (``fn(machine, Access)`` for accesses overlapping
+  ``[start, end)``). A non-None result stops ``run`` (``StopReason("hook")``); exceptions
+  propagate. Hooks run in the slow loop, except ``precise=False`` memory hooks, which
+  page-granular watches in ``Memory`` serve under any loop. ``last_pc`` is the instruction
+  (or native) being executed, for hooks; ``hooks_suspended()`` is a context without
+  hooks (used while bootstrapping calls).
 - ``natives`` is a mutable mapping; assigning installs the callable in the code table,
   deleting restores the instruction compiled at that address. A native is entered with
   ``cpu.pc`` = its address and continues wherever it leaves ``cpu.pc``.
 - ``syscall(machine)`` is entered with ``cpu.pc`` at the instruction after SYSCALL and
   RCX/R11 set as the instruction does (return address, RFLAGS).
-- ``snapshot()``/``restore(snap)`` copy CPU, memory, ``steps`` and ``exit_status``.
+- ``snapshot()``/``restore(snap)`` copy CPU, memory, ``steps`` and ``exit_status``; memory
+  pages are shared copy-on-write, and restoring the latest snapshot again only revisits
+  the pages written since (``Memory.save``/``load_saved``).
 - ``cpu_model`` (:class:`state.CPUModel`: vendor, max leaves, ``cpuid(leaf, subleaf)``)
   answers CPUID; ``Machine.image.entry`` (when set) gives the initial pc.
 - ``semantics.compile(linstr, machine)`` -> closure returning the next pc; handlers live
   in ``ops/`` (one module per family); ``semantics.TABLE`` lists every mnemonic.
 - ``Memory`` also has ``protect``, ``is_writable``, ``load`` (ignores write protection,
-  for loaders), ``regions()``, ``mapped_bytes``, ``save()``/``load_saved()``. Fault codes
+  for loaders), ``regions()``, ``mapped_bytes``, ``save()``/``load_saved()``,
+  ``watch(start, end, fn)``/``unwatch``. ``_r``/``_w`` are fast tables: code that reads
+  them directly must fall back to the ``read``/``write`` methods on a miss (a missing
+  page may be watched or copy-on-write, not only unmapped). Fault codes
   are ``"SEGV_MAPERR"``/``"SEGV_ACCERR"`` (and ``"SI_KERNEL"`` for #GP), which
   ``report.format_fault`` prints as Go's ``code=0x1``/``0x2``/``0x80``.
 - ``CPU`` also has ``df``, ``flag(name)``, ``save()``/``load(state)``; the lazy flag

@@ -40,6 +40,7 @@ The tables below are built once at import and never modified.
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 
 CF = 0x0001
@@ -81,177 +82,121 @@ def kind(family: int, width: int) -> int:
 EXPLICIT_KIND = kind(EXPLICIT, 8)
 
 
-def _flag_functions(family: int, bits: int):
-    """The six flag getters (cpu -> bool) for one kind, per the module table."""
+# Each flag and condition is written once, as the text of a Python expression over the
+# slot names ``fa fb fr fc`` (with the width constants substituted). The function tables
+# below are compiled from this text, and the block translator
+# (:mod:`goasm.machine.translate`) inlines the same text with the slots held in locals,
+# so there is one definition of every formula.
+
+_ZF = "fr == 0"
+_SF = "fr >> {top} & 1 == 1"
+_PF = "not (fr & 0xFF).bit_count() & 1"
+_AF_ADD = "(fa ^ fb ^ fr) & 0x10 != 0"
+_FC = "fc != 0"
+
+# family -> (CF, OF, AF); PF, ZF, SF are the shared ones above except for EXPLICIT.
+_FAMILY_FLAGS = {
+    ADD: ("fr < fa", "(fa ^ fr) & (fb ^ fr) & {sign} != 0", _AF_ADD),
+    ADC: ("fa + fb + fc > {mask}", "(fa ^ fr) & (fb ^ fr) & {sign} != 0", _AF_ADD),
+    SUB: ("fa < fb", "(fa ^ fb) & (fa ^ fr) & {sign} != 0", _AF_ADD),
+    SBB: ("fa < fb + fc", "(fa ^ fb) & (fa ^ fr) & {sign} != 0", _AF_ADD),
+    LOGIC: ("False", "False", "False"),
+    INC: (_FC, "fr == {sign}", "fr & 0xF == 0"),
+    DEC: (_FC, "fr == {sign_1}", "fr & 0xF == 0xF"),
+    SHIFT: (_FC, "(fa ^ fr) & {sign} != 0", "False"),
+    MUL: (_FC, _FC, "False"),
+}
+
+# Conditions (SDM Vol. 1, Appendix B) as compositions of the flags; {cf} ... are the
+# parenthesised flag expressions. Families with direct forms override some of them.
+_GENERIC_CONDITIONS = {
+    "CS": "{cf}", "CC": "not {cf}", "EQ": "fr == 0", "NE": "fr != 0",
+    "LS": "fr == 0 or {cf}", "HI": "fr != 0 and not {cf}", "MI": "{sf}", "PL": "not {sf}",
+    "OS": "{of}", "OC": "not {of}", "PS": "{pf}", "PC": "not {pf}",
+    "LT": "{sf} != {of}", "GE": "{sf} == {of}", "LE": "fr == 0 or {sf} != {of}",
+    "GT": "fr != 0 and {sf} == {of}",
+}
+_SUB_CONDITIONS = {
+    "CC": "fa >= fb", "LS": "fa <= fb", "HI": "fa > fb",
+    "LT": "(fa ^ {sign}) < (fb ^ {sign})", "GE": "(fa ^ {sign}) >= (fb ^ {sign})",
+    "LE": "(fa ^ {sign}) <= (fb ^ {sign})", "GT": "(fa ^ {sign}) > (fb ^ {sign})",
+}
+_LOGIC_CONDITIONS = {
+    "CS": "False", "CC": "True", "LS": "fr == 0", "HI": "fr != 0", "OS": "False",
+    "OC": "True", "LT": "fr >> {top} & 1 == 1", "GE": "fr >> {top} & 1 == 0",
+    "LE": "fr == 0 or fr >> {top} & 1 == 1", "GT": "fr != 0 and fr >> {top} & 1 == 0",
+}
+CONDITION_NAMES = tuple(_GENERIC_CONDITIONS)
+FLAG_NAMES = ("CF", "PF", "AF", "ZF", "SF", "OF")
+
+
+def _fill(template: str, bits: int) -> str:
     mask = (1 << bits) - 1
     sign = 1 << (bits - 1)
-    top = bits - 1
-
-    def zf(c):
-        return c.fr == 0
-
-    def sf(c):
-        return (c.fr >> top) & 1 == 1
-
-    def pf(c):
-        return not (c.fr & 0xFF).bit_count() & 1
-
-    def af_add(c):
-        return (c.fa ^ c.fb ^ c.fr) & 0x10 != 0
-
-    def false(c):
-        return False
-
-    def fc(c):
-        return bool(c.fc)
-
-    if family == ADD:
-        def cf(c):
-            return c.fr < c.fa
-
-        def of(c):
-            return (c.fa ^ c.fr) & (c.fb ^ c.fr) & sign != 0
-        af = af_add
-    elif family == ADC:
-        def cf(c):
-            return c.fa + c.fb + c.fc > mask
-
-        def of(c):
-            return (c.fa ^ c.fr) & (c.fb ^ c.fr) & sign != 0
-        af = af_add
-    elif family == SUB:
-        def cf(c):
-            return c.fa < c.fb
-
-        def of(c):
-            return (c.fa ^ c.fb) & (c.fa ^ c.fr) & sign != 0
-        af = af_add
-    elif family == SBB:
-        def cf(c):
-            return c.fa < c.fb + c.fc
-
-        def of(c):
-            return (c.fa ^ c.fb) & (c.fa ^ c.fr) & sign != 0
-        af = af_add
-    elif family == LOGIC:
-        cf = of = af = false
-    elif family == INC:
-        cf = fc
-
-        def of(c):
-            return c.fr == sign
-
-        def af(c):
-            return c.fr & 0xF == 0
-    elif family == DEC:
-        cf = fc
-
-        def of(c):
-            return c.fr == sign - 1
-
-        def af(c):
-            return c.fr & 0xF == 0xF
-    elif family == SHIFT:
-        cf = fc
-
-        def of(c):
-            return (c.fa ^ c.fr) & sign != 0
-        af = false
-    elif family == MUL:
-        cf = of = fc
-        af = false
-    else:  # EXPLICIT
-        def cf(c):
-            return c.fa & CF != 0
-
-        def pf(c):  # noqa: F811 - EXPLICIT reads the stored bits
-            return c.fa & PF != 0
-
-        def af(c):
-            return c.fa & AF != 0
-
-        def sf(c):  # noqa: F811
-            return c.fa & SF != 0
-
-        def of(c):
-            return c.fa & OF != 0
-    return cf, pf, af, zf, sf, of
+    return template.format(top=bits - 1, mask=hex(mask), sign=hex(sign), sign_1=hex(sign - 1))
 
 
-def _materializer(cf, pf, af, zf, sf, of):
-    def materialize(c):
-        return ((CF if cf(c) else 0) | (PF if pf(c) else 0) | (AF if af(c) else 0)
-                | (ZF if zf(c) else 0) | (SF if sf(c) else 0) | (OF if of(c) else 0))
-    return materialize
+def flag_expressions(k: int) -> dict:
+    """``{"CF": text, "PF": ..., "OF": ...}`` for flag kind ``k``: Python expressions over
+    the slot names ``fa fb fr fc`` (see the module docstring for the formulas)."""
+    family, bits = divmod(k, 4)
+    bits = WIDTH_BITS[bits]
+    if family == EXPLICIT:
+        out = {name: f"fa & {bit:#x} != 0" for name, bit in
+               (("CF", CF), ("PF", PF), ("AF", AF), ("SF", SF), ("OF", OF))}
+        out["ZF"] = _ZF
+    else:
+        cf, of, af = _FAMILY_FLAGS[family]
+        out = {"CF": cf, "PF": _PF, "AF": af, "ZF": _ZF, "SF": _SF, "OF": of}
+    return {name: _fill(out[name], bits) for name in FLAG_NAMES}
 
 
-def _conditions(family: int, bits: int, fns) -> dict:
-    """Condition-code predicates (cpu -> bool) for one kind (SDM Vol. 1, Appendix B).
-
-    Generic compositions of the flag getters, with direct comparisons where the family
-    allows it (SUB: unsigned and signed compares of ``fa`` and ``fb``).
-    """
-    cf, pf, af, zf, sf, of = fns
-    sign = 1 << (bits - 1)
-    top = bits - 1
-    cond = {
-        "CS": cf,
-        "CC": lambda c: not cf(c),
-        "EQ": zf,
-        "NE": lambda c: c.fr != 0,
-        "LS": lambda c: c.fr == 0 or cf(c),
-        "HI": lambda c: c.fr != 0 and not cf(c),
-        "MI": sf,
-        "PL": lambda c: not sf(c),
-        "OS": of,
-        "OC": lambda c: not of(c),
-        "PS": pf,
-        "PC": lambda c: not pf(c),
-        "LT": lambda c: sf(c) != of(c),
-        "GE": lambda c: sf(c) == of(c),
-        "LE": lambda c: c.fr == 0 or sf(c) != of(c),
-        "GT": lambda c: c.fr != 0 and sf(c) == of(c),
-    }
+def condition_expression(cc: str, k: int) -> str:
+    """A Python expression over ``fa fb fr fc`` testing Go condition ``cc`` (``EQ``,
+    ``CS``, ``GT`` ...) for flag kind ``k``: the text both the function tables below and
+    translated blocks evaluate."""
+    family, bits = divmod(k, 4)
+    template = None
     if family == SUB:
-        cond.update({
-            "CC": lambda c: c.fa >= c.fb,
-            "LS": lambda c: c.fa <= c.fb,
-            "HI": lambda c: c.fa > c.fb,
-            "LT": lambda c: (c.fa ^ sign) < (c.fb ^ sign),
-            "GE": lambda c: (c.fa ^ sign) >= (c.fb ^ sign),
-            "LE": lambda c: (c.fa ^ sign) <= (c.fb ^ sign),
-            "GT": lambda c: (c.fa ^ sign) > (c.fb ^ sign),
-        })
+        template = _SUB_CONDITIONS.get(cc)
     elif family == LOGIC:
-        cond.update({
-            "CS": lambda c: False,
-            "CC": lambda c: True,
-            "LS": lambda c: c.fr == 0,
-            "HI": lambda c: c.fr != 0,
-            "OS": lambda c: False,
-            "OC": lambda c: True,
-            "LT": lambda c: (c.fr >> top) & 1 == 1,
-            "GE": lambda c: (c.fr >> top) & 1 == 0,
-            "LE": lambda c: c.fr == 0 or (c.fr >> top) & 1 == 1,
-            "GT": lambda c: c.fr != 0 and (c.fr >> top) & 1 == 0,
-        })
-    return cond
+        template = _LOGIC_CONDITIONS.get(cc)
+    if template is None:
+        fx = flag_expressions(k)
+        template = _GENERIC_CONDITIONS[cc].format(
+            cf=f"({fx['CF']})", sf=f"({fx['SF']})", of=f"({fx['OF']})", pf=f"({fx['PF']})")
+        return template
+    return _fill(template, WIDTH_BITS[bits])
+
+
+def materialize_expression(k: int) -> str:
+    """A Python expression over ``fa fb fr fc``: the six status flags as RFLAGS bits."""
+    fx = flag_expressions(k)
+    bits = {"CF": CF, "PF": PF, "AF": AF, "ZF": ZF, "SF": SF, "OF": OF}
+    return " | ".join(f"({bits[n]:#x} if {fx[n]} else 0)" for n in FLAG_NAMES)
+
+
+_SLOT = re.compile(r"\b(fa|fb|fr|fc)\b")
+
+
+def _function(expr: str):
+    """``lambda c: expr`` with the slot names read from the CPU ``c``."""
+    body = _SLOT.sub(r"c.\1", expr)
+    return eval(f"lambda c: {body}")  # noqa: S307 - our own text
 
 
 def _build_tables():
-    cf_t, pf_t, af_t, zf_t, sf_t, of_t, mat_t = [], [], [], [], [], [], []
-    cond_t = {cc: [] for cc in ("CC", "CS", "EQ", "NE", "LS", "HI", "MI", "PL", "OS", "OC",
-                                 "PS", "PC", "LT", "GE", "LE", "GT")}
-    for family in range(len(FAMILY_NAMES)):
-        for bits in WIDTH_BITS:
-            fns = _flag_functions(family, bits)
-            for table, fn in zip((cf_t, pf_t, af_t, zf_t, sf_t, of_t), fns):
-                table.append(fn)
-            mat_t.append(_materializer(*fns))
-            for cc, fn in _conditions(family, bits, fns).items():
-                cond_t[cc].append(fn)
-    return (tuple(cf_t), tuple(pf_t), tuple(af_t), tuple(zf_t), tuple(sf_t), tuple(of_t),
-            tuple(mat_t), MappingProxyType({cc: tuple(v) for cc, v in cond_t.items()}))
+    getters = {name: [] for name in FLAG_NAMES}
+    mat_t = []
+    cond_t = {cc: [] for cc in CONDITION_NAMES}
+    for k in range(NKINDS):
+        for name, expr in flag_expressions(k).items():
+            getters[name].append(_function(expr))
+        mat_t.append(_function(materialize_expression(k)))
+        for cc in CONDITION_NAMES:
+            cond_t[cc].append(_function(condition_expression(cc, k)))
+    return (*(tuple(getters[n]) for n in FLAG_NAMES), tuple(mat_t),
+            MappingProxyType({cc: tuple(v) for cc, v in cond_t.items()}))
 
 
 CF_BY_KIND, PF_BY_KIND, AF_BY_KIND, ZF_BY_KIND, SF_BY_KIND, OF_BY_KIND, \

@@ -6,8 +6,10 @@ compiled once, at construction, into a closure returning the next pc
 (:mod:`goasm.machine.semantics`); natives are closures too, so the fast loop is only
 ``pc = code[pc]()`` in chunks of a ``range`` — no hook checks, no step counter per
 instruction, no parsing. ``cpu.pc`` is written back before natives, syscalls and when
-the loop ends or faults. Before-instruction hooks (:meth:`Machine.add_hook`) and a
-callable ``until`` switch :meth:`Machine.run` to a separate, slower loop.
+the loop ends or faults. Hooks (:meth:`Machine.add_hook`: before or after every
+instruction, at given addresses, on system calls, on memory accesses) and a callable
+``until`` switch :meth:`Machine.run` to a separate, slower loop; memory hooks added with
+``precise=False`` keep the fast loop (the memory watches them at page granularity).
 
 Stopping (:class:`StopReason`): ``run`` returns when the program exits (``"exit"``, via
 :class:`ProgramExit`), when pc reaches ``until`` (``"until"``), when this call's
@@ -20,6 +22,7 @@ calls) started.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import MutableMapping
 
@@ -59,7 +62,8 @@ class StopReason:
 
 @attrs.frozen
 class Snapshot:
-    """A copy of the CPU, memory and counters (:meth:`Machine.snapshot`)."""
+    """The CPU, memory and counters at one moment (:meth:`Machine.snapshot`); memory
+    pages are shared copy-on-write with the machine (:meth:`Memory.save`)."""
 
     cpu: tuple
     memory: dict
@@ -69,6 +73,59 @@ class Snapshot:
 
 class _Until(Exception):
     """Raised by the sentinel closure placed at ``run(until=addr)``."""
+
+
+HOOK_KINDS = ("instruction", "after", "pc", "syscall", "read", "write", "access")
+"""What :meth:`Machine.add_hook` accepts (see its docstring)."""
+
+
+@attrs.frozen
+class Access:
+    """A memory access reported to a ``read``/``write``/``access`` hook: ``kind``
+    (``"read"`` or ``"write"``), ``addr``, ``size``, ``data`` (the bytes read, or about to
+    be written) and ``pc`` (the instruction or native making it: exact in the slow loop,
+    ``cpu.pc`` as last written back for ``precise=False`` hooks in the fast loop)."""
+
+    kind: str
+    addr: int
+    size: int
+    data: bytes
+    pc: int
+
+
+@attrs.frozen
+class SyscallCall:
+    """A system call about to run, for ``syscall`` hooks: ``nr`` (AX) and ``args`` (DI,
+    SI, DX, R10, R8, R9: the Linux convention, syscall(2)) at the SYSCALL at ``pc``."""
+
+    nr: int
+    args: tuple
+    pc: int
+
+
+@attrs.define(eq=False)
+class Hook:
+    """A handle returned by :meth:`Machine.add_hook` (pass it to ``remove_hook``)."""
+
+    kind: str
+    fn: object
+    at: frozenset = frozenset()
+    watch: object = None
+    precise: bool = True
+
+
+@attrs.frozen
+class _HookTable:
+    """The hooks as the slow loop uses them (rebuilt when hooks change)."""
+
+    before: tuple = ()
+    after: tuple = ()
+    at: dict = attrs.field(factory=dict)
+    syscall: tuple = ()
+    slow: bool = False
+
+
+_NO_STOP = object()
 
 
 class NativeTable(MutableMapping):
@@ -89,6 +146,7 @@ class NativeTable(MutableMapping):
     def __setitem__(self, addr: int, fn) -> None:
         self._fns[addr] = fn
         self._machine._code[addr] = _native_closure(self._machine, addr, fn)
+        self._machine._code_changed(addr)
 
     def __delitem__(self, addr: int) -> None:
         del self._fns[addr]
@@ -96,6 +154,7 @@ class NativeTable(MutableMapping):
         compiled = self._machine._compiled.get(addr)
         if compiled is not None:
             self._machine._code[addr] = compiled
+        self._machine._code_changed(addr)
 
     def __iter__(self):
         return iter(self._fns)
@@ -142,7 +201,12 @@ class Machine:
         self.steps = 0
         self.exit_status: int | None = None
         self.syscall = _no_syscall
-        self._hooks: list = []
+        self._hooks: list = []          # every Hook that needs the slow loop
+        self._all_hooks: list = []
+        self._table = _HookTable()
+        self._syscall_sites: frozenset | None = None
+        self._stop_value = _NO_STOP
+        self.last_pc: int | None = None
         self._map_segments()
         self.compiler = Compiler(self)
         self._compiled: dict[int, object] = {}
@@ -268,20 +332,133 @@ class Machine:
 
     # ---------------------------------------------------------------- hooks
 
-    def add_hook(self, kind: str, fn):
-        """Call ``fn(machine)`` before every instruction (``kind="instruction"``) while
-        running, with ``cpu.pc`` current; a return value other than None stops ``run``
-        with ``StopReason("hook", value=...)``. Hooks may change ``cpu.pc``. Returns a
-        handle for :meth:`remove_hook`. Any hook makes ``run`` use the slow loop."""
-        if kind != "instruction":
-            raise ValueError(f"unknown hook kind {kind!r}")
-        handle = (kind, fn)
-        self._hooks.append(handle)
-        return handle
+    def add_hook(self, kind: str, fn, *, at=None, start: int | None = None,
+                 end: int | None = None, precise: bool = True) -> Hook:
+        """Install a hook; returns a :class:`Hook` handle for :meth:`remove_hook`.
 
-    def remove_hook(self, handle) -> None:
+        ``kind``:
+
+        - ``"instruction"``: ``fn(machine)`` before every instruction, ``cpu.pc`` current;
+        - ``"after"``: ``fn(machine)`` after every instruction, ``cpu.pc`` = where execution
+          continues, ``machine.last_pc`` = the instruction that ran;
+        - ``"pc"``: ``fn(machine)`` before the instruction at ``at`` (an address, several,
+          or a location string: ``symbol``, ``symbol:label``, ``file.s:line``, see
+          :func:`goasm.hooks.resolve`);
+        - ``"syscall"``: ``fn(machine, call)`` before each SYSCALL instruction
+          (:class:`SyscallCall`); returning an int *replaces* the call: the kernel is not
+          entered, AX gets that value (RCX/R11 are set as the instruction does);
+        - ``"read"``, ``"write"``, ``"access"`` (both): ``fn(machine, access)`` for every
+          access overlapping ``[start, end)`` (:class:`Access`), by instructions, natives
+          and the kernel alike. Reads are reported after they happen, writes before
+          (raising cancels the write).
+
+        A value other than None returned by an ``instruction``/``pc`` hook stops ``run``
+        before that instruction, by an ``after`` or memory hook after the current one:
+        ``StopReason("hook", value=...)``. Exceptions raised by a hook propagate to the
+        caller of ``run`` (a fault's ``cpu.pc`` is the instruction that was running).
+
+        Every hook makes ``run`` use the slow loop, except memory hooks added with
+        ``precise=False``: those are served by page-granular watches in
+        :class:`Memory` under any loop (their return value is ignored and ``access.pc``
+        is only as current as the loop keeps ``cpu.pc``). :meth:`step` ignores hooks.
+        """
+        if kind not in HOOK_KINDS:
+            raise ValueError(f"unknown hook kind {kind!r} (one of {', '.join(HOOK_KINDS)})")
+        hook = Hook(kind, fn, precise=precise)
+        if kind == "pc":
+            if at is None:
+                raise ValueError("a pc hook needs at=address or location")
+            hook.at = frozenset(self._resolve_at(at))
+        elif kind in ("read", "write", "access"):
+            if start is None or end is None:
+                raise ValueError(f"a {kind} hook needs start= and end=")
+            hook.watch = self.mem.watch(start, end, self._access_dispatch(hook),
+                                        read=kind != "write", write=kind != "read")
+        if kind == "syscall" and self._syscall_sites is None:
+            self._syscall_sites = frozenset(
+                addr for addr, ins in self.image.code.items() if ins.op == "SYSCALL")
+        self._all_hooks.append(hook)
+        if precise or kind not in ("read", "write", "access"):
+            self._hooks.append(hook)
+        self._rebuild_hooks()
+        return hook
+
+    @contextlib.contextmanager
+    def hooks_suspended(self):
+        """A context in which no hook runs (memory watchers are muted too): for work
+        the machine does on its own behalf, such as bootstrapping a process."""
+        saved, muted = self._hooks, self.mem.muted
+        self._hooks = []
+        self._rebuild_hooks()
+        self.mem.muted = True
+        try:
+            yield
+        finally:
+            self._hooks = saved
+            self._rebuild_hooks()
+            self.mem.muted = muted
+
+    def remove_hook(self, handle: Hook) -> None:
         """Remove a hook added by :meth:`add_hook`."""
-        self._hooks.remove(handle)
+        self._all_hooks.remove(handle)
+        if handle in self._hooks:
+            self._hooks.remove(handle)
+        if handle.watch is not None:
+            self.mem.unwatch(handle.watch)
+        self._rebuild_hooks()
+
+    def _resolve_at(self, at) -> list[int]:
+        if isinstance(at, int):
+            return [at]
+        if isinstance(at, str):
+            from goasm.hooks import resolve
+
+            return resolve(self.image, at)
+        out: list[int] = []
+        for a in at:
+            out.extend(self._resolve_at(a))
+        return out
+
+    def _access_dispatch(self, hook: Hook):
+        def _on_access(kind, addr, size, data):
+            pc = self.last_pc if hook.precise and self.last_pc is not None else self.cpu.pc
+            value = hook.fn(self, Access(kind, addr, size, bytes(data), pc))
+            if value is not None and hook.precise and self._stop_value is _NO_STOP:
+                self._stop_value = value
+        return _on_access
+
+    def _rebuild_hooks(self) -> None:
+        before, after, syscall = [], [], []
+        at: dict[int, list] = {}
+        for h in self._hooks:
+            if h.kind == "instruction":
+                before.append(h.fn)
+            elif h.kind == "after":
+                after.append(h.fn)
+            elif h.kind == "syscall":
+                syscall.append(h.fn)
+            elif h.kind == "pc":
+                for a in h.at:
+                    at.setdefault(a, []).append(h.fn)
+        self._table = _HookTable(tuple(before), tuple(after),
+                                 {a: tuple(fns) for a, fns in at.items()}, tuple(syscall),
+                                 bool(self._hooks))
+
+    def _syscall_hooks(self, fns, pc: int) -> bool:
+        """Run ``syscall`` hooks before the SYSCALL at ``pc``; True when one replaced it
+        (AX, RCX, R11 and ``cpu.pc`` are then set as after the instruction)."""
+        regs = self.cpu.regs
+        call = SyscallCall(regs[0], (regs[7], regs[6], regs[2], regs[10], regs[8], regs[9]), pc)
+        for fn in fns:
+            value = fn(self, call)
+            if value is not None:
+                nxt = self.image.code[pc].next_addr
+                regs[0] = value & M64
+                regs[1] = nxt
+                regs[11] = self.cpu.get_rflags()
+                self.cpu.pc = nxt
+                return True
+        return False
 
     # ---------------------------------------------------------------- faults
 
@@ -337,7 +514,8 @@ class Machine:
         callable ``until(machine) -> bool`` checked before each instruction; the
         instruction at the starting pc always executes. ``max_steps`` bounds this call.
         """
-        if self._hooks or (until is not None and callable(until)):
+        if (until is not None and callable(until)) or \
+                (self._hooks and not self._hooks_translatable()):
             return self._run_slow(until, max_steps)
         return self._run_fast(until, max_steps)
 
@@ -352,6 +530,130 @@ class Machine:
         return hard, True
 
     def _run_fast(self, until, max_steps) -> StopReason:
+        """The loop without hooks: translated regions (:mod:`goasm.machine.translate`)
+        unless ``GOASM_ENGINE=closure`` selects the per-instruction closures."""
+        tr = self._translator()
+        if tr is None:
+            return self._run_closures(until, max_steps)
+        if self._hooks:
+            if until is not None and self.cpu.pc == until:
+                return self._run_slow(until, max_steps)
+            table = tr.hooked_table(self._table.before, self._table)
+        else:
+            table = tr.table
+        return self._run_translated(tr, table, until, max_steps)
+
+    def _hooks_translatable(self) -> bool:
+        """Only before-instruction hooks, and a translating engine: translated regions
+        call them inline (:mod:`goasm.machine.translate`) instead of the slow loop."""
+        t = self._table
+        if not t.before or t.after or t.at or t.syscall:
+            return False
+        if any(h.kind != "instruction" for h in self._hooks):
+            return False
+        return self._translator() is not None
+
+    def _code_changed(self, addr: int) -> None:
+        """The closure at ``addr`` changed (a native): drop translations using it."""
+        tr = self.__dict__.get("_translator_obj")
+        if tr is not None:
+            tr.invalidate(addr)
+
+    def _translator(self):
+        """This machine's :class:`goasm.machine.translate.Translator` (made on first
+        use, with the engine ``GOASM_ENGINE`` selects), or None for ``closure``."""
+        tr = self.__dict__.get("_translator_obj", _MISSING)
+        if tr is _MISSING:
+            from goasm.machine.translate import Translator, engine_from_env
+
+            engine, threshold = engine_from_env()
+            tr = None if engine == "closure" else Translator(self, threshold=threshold)
+            self._translator_obj = tr
+        return tr
+
+    def _run_translated(self, tr, table, until, max_steps) -> StopReason:
+        """Run dispatching on ``table`` (``tr.table``, or a hooked table); every entry
+        consumes ``tr.fuel[0]`` for the instructions it starts, so ``steps`` and the
+        budgets stay exact (see :mod:`goasm.machine.translate`). A region that raises
+        leaves the pc of the instruction that raised in ``fuel[1]``."""
+        from goasm.machine.translate import CHUNK as GRANT, HookStop, Rehook
+
+        cpu = self.cpu
+        fuel = tr.fuel
+        pc = cpu.pc
+        remaining, hard = self._budget(max_steps)
+        saved = _MISSING
+        if until is not None:
+            if pc == until and remaining != 0:   # the first instruction always runs
+                r = self.step()
+                if r.kind == "exit":
+                    return r
+                pc = cpu.pc
+                if remaining is not None:
+                    remaining -= 1
+            tr.add_barrier(until)
+            saved = dict.get(table, until, _MISSING)
+
+            def _sentinel():
+                raise _Until
+            table[until] = _sentinel
+        fuel[1] = None
+        try:
+            while remaining is None or remaining > 0:
+                grant = GRANT if remaining is None or remaining > GRANT else remaining
+                fuel[0] = grant
+                fuel[2] = self.steps + grant
+                try:
+                    while fuel[0] > 0:
+                        pc = table[pc]()
+                finally:
+                    used = grant - fuel[0]
+                    self.steps = fuel[2] - fuel[0]
+                    if remaining is not None:
+                        remaining -= used
+        except _Until:
+            cpu.pc = pc
+            return StopReason("until", pc)
+        except HookStop as exc:
+            return StopReason("hook", cpu.pc, value=exc.value)
+        except Rehook:
+            pc = cpu.pc = fuel[3]
+            rehook = True
+        except ProgramExit as exc:
+            if fuel[1] is not None:
+                pc = fuel[1]
+            cpu.pc = pc
+            self.exit_status = exc.status
+            return StopReason("exit", pc, status=exc.status)
+        except BaseException as exc:
+            if fuel[1] is not None:
+                pc = fuel[1]
+            self._complete(exc, pc)
+            raise
+        else:
+            rehook = False
+        finally:
+            fuel[1] = None
+            if until is not None:
+                if saved is _MISSING:
+                    table.pop(until, None)
+                else:
+                    table[until] = saved
+        if rehook:      # the hooks changed: continue under the new ones
+            if until is not None and pc == until:
+                return StopReason("until", pc)
+            if remaining is not None and remaining <= 0:
+                if hard:
+                    raise self._limit(pc)
+                return StopReason("max_steps", pc)
+            return self.run(until=until, max_steps=None if hard else remaining)
+        cpu.pc = pc
+        if hard:
+            raise self._limit(pc)
+        return StopReason("max_steps", pc)
+
+    def _run_closures(self, until, max_steps) -> StopReason:
+        """The per-instruction closure loop (``GOASM_ENGINE=closure``)."""
         code = self._code
         cpu = self.cpu
         pc = cpu.pc
@@ -417,11 +719,14 @@ class Machine:
         return StopReason("max_steps", pc)
 
     def _run_slow(self, until, max_steps) -> StopReason:
+        """The loop with hooks (see :meth:`add_hook`): per instruction, the ``until``
+        check, ``instruction`` hooks, ``pc`` hooks, ``syscall`` hooks at SYSCALL sites,
+        the instruction, a stop requested by a memory hook, ``after`` hooks."""
         cpu = self.cpu
         code = self._code
         remaining, hard = self._budget(max_steps)
-        hooks = self._hooks
         first = True
+        self._stop_value = _NO_STOP
         while True:
             pc = cpu.pc
             if remaining is not None and remaining <= 0:
@@ -432,37 +737,62 @@ class Machine:
                 if (until(self) if callable(until) else pc == until):
                     return StopReason("until", pc)
             first = False
-            for _, fn in tuple(hooks):
+            table = self._table
+            for fn in table.before:
                 value = fn(self)
                 if value is not None:
                     return StopReason("hook", cpu.pc, value=value)
+            if table.at:
+                fns = table.at.get(cpu.pc)
+                if fns:
+                    for fn in fns:
+                        value = fn(self)
+                        if value is not None:
+                            return StopReason("hook", cpu.pc, value=value)
             pc = cpu.pc
-            fn = code.get(pc)
-            if fn is None:
-                fault = self._fault_at(pc)
-                self._complete(fault, pc)
-                raise fault
+            self.last_pc = pc
             self.steps += 1
             if remaining is not None:
                 remaining -= 1
-            try:
-                cpu.pc = fn()
-            except ProgramExit as exc:
-                cpu.pc = pc
-                self.exit_status = exc.status
-                return StopReason("exit", pc, status=exc.status)
-            except BaseException as exc:
-                self._complete(exc, pc)
-                raise
+            if table.syscall and pc in self._syscall_sites and \
+                    self._syscall_hooks(table.syscall, pc):
+                pass
+            else:
+                fn = code.get(pc)
+                if fn is None:
+                    self.steps -= 1
+                    fault = self._fault_at(pc)
+                    self._complete(fault, pc)
+                    raise fault
+                try:
+                    cpu.pc = fn()
+                except ProgramExit as exc:
+                    cpu.pc = pc
+                    self.exit_status = exc.status
+                    return StopReason("exit", pc, status=exc.status)
+                except BaseException as exc:
+                    self._complete(exc, pc)
+                    raise
+            if self._stop_value is not _NO_STOP:
+                value, self._stop_value = self._stop_value, _NO_STOP
+                return StopReason("hook", cpu.pc, value=value)
+            for fn in table.after:
+                value = fn(self)
+                if value is not None:
+                    return StopReason("hook", cpu.pc, value=value)
 
     # ---------------------------------------------------------------- snapshots
 
     def snapshot(self) -> Snapshot:
-        """Copy CPU state, memory and counters (a plain copy; copy-on-write later)."""
+        """The CPU state, memory and counters now. Cheap: memory pages are shared
+        copy-on-write (:meth:`Memory.save`), so taking a snapshot copies no page and
+        the machine copies a page only when it first writes to it afterwards."""
         return Snapshot(self.cpu.save(), self.mem.save(), self.steps, self.exit_status)
 
     def restore(self, snap: Snapshot) -> None:
-        """Return to a :meth:`snapshot` (in place: compiled code stays valid)."""
+        """Return to a :meth:`snapshot` (in place: compiled code stays valid; hooks and
+        natives stay installed). Restoring the snapshot taken or restored last only
+        revisits the pages written since, so restore-and-run loops stay cheap."""
         self.cpu.load(snap.cpu)
         self.mem.load_saved(snap.memory)
         self.steps = snap.steps

@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 from goasm.arch.amd64 import canonical_mnemonic
 from goasm.errors import LinkError
+from goasm.machine import validate
 from goasm.machine.ops.base import (BadForm, CONDITION_ALIASES, ENV_NAMES, Emitter,  # noqa: F401
                                     Operand, decode, fault_factory, unimplemented)
 
@@ -56,8 +57,17 @@ class Compiler:
             fn = self._factories[src] = namespace["_make"]
         return fn
 
-    def compile(self, ins):
-        """The closure executing ``ins`` (see the module docstring)."""
+    def generate(self, ins):
+        """Run the handler for ``ins``: an :class:`Emitter` holding the generated body
+        (``lines``, ``names``, ``params``), or a ready closure when there is no body to
+        share (a handler-built closure, an unimplemented instruction, a link error).
+        :meth:`compile` and the block translator (:mod:`goasm.machine.translate`) both
+        start here, so an instruction has one definition whichever path runs it.
+        An instruction Go's assembler rejects raises :class:`LinkError` right away
+        (:mod:`goasm.machine.validate`): it is refused at load time, not when run."""
+        problem = validate.check(ins)
+        if problem is not None:
+            raise LinkError(f"{problem}: {ins}", ins.pos)
         op = canonical_mnemonic(ins.op)
         entry = TABLE.get(op)
         if entry is None:
@@ -78,8 +88,14 @@ class Compiler:
             return _raise_link_error(exc.message, ins.pos)
         if result is not None:      # the handler built the closure itself
             return result
-        fn = self.factory(e.source())(*self.env, *e.params)
-        return fn
+        return e
+
+    def compile(self, ins):
+        """The closure executing ``ins`` (see the module docstring)."""
+        e = self.generate(ins)
+        if not isinstance(e, Emitter):
+            return e
+        return self.factory(e.source())(*self.env, *e.params)
 
 
 def _raise_link_error(message: str, pos):

@@ -1,5 +1,5 @@
 """CPU state: general-purpose and XMM registers, RIP, FS/GS bases, lazily computed RFLAGS,
-and the CPUID model.
+and the CPUID model (:class:`CPUModel`, the ``--cpu`` presets and the feature table).
 
 Register file layout follows the hardware encoding order (Intel SDM Vol. 2, 2.1.5,
 Table 2-2; ``goasm.arch.amd64.GPR64``): ``regs[0]`` is RAX (Plan 9 ``AX``), ``regs[4]``
@@ -42,6 +42,108 @@ def _bits(*positions: int) -> int:
 _SUBLEAF_LEAVES = frozenset({4, 7, 0xB, 0xD, 0xF, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1D, 0x1E,
                              0x1F, 0x20, 0x23, 0x24})
 
+EAX, EBX, ECX, EDX = range(4)
+
+
+@attrs.frozen
+class Feature:
+    """A CPUID feature flag (SDM Vol. 2, CPUID, Tables 3-10, 3-11, 3-20 and 3-23) and
+    the instructions goasm must execute before it may advertise it (Go mnemonics)."""
+
+    name: str
+    leaf: int
+    reg: int
+    bit: int
+    mnemonics: tuple = ()
+    always: bool = False     # architectural in 64-bit mode (and required by Go)
+
+
+def _m(text: str) -> tuple:
+    return tuple(text.split())
+
+
+FEATURES = (
+    Feature("tsc", 1, EDX, 4, _m("RDTSC")),
+    Feature("cx8", 1, EDX, 8, _m("CMPXCHG8B")),
+    Feature("cmov", 1, EDX, 15, _m("CMOVQEQ CMOVLEQ CMOVWEQ")),
+    Feature("clfsh", 1, EDX, 19, _m("CLFLUSH")),
+    Feature("sse", 1, EDX, 25, always=True),
+    Feature("sse2", 1, EDX, 26, always=True),
+    Feature("sse3", 1, ECX, 0, _m("ADDSUBPD ADDSUBPS HADDPD HADDPS HSUBPD HSUBPS LDDQU "
+                                  "MOVDDUP MOVSHDUP MOVSLDUP")),
+    Feature("pclmulqdq", 1, ECX, 1, _m("PCLMULQDQ")),
+    Feature("ssse3", 1, ECX, 9, _m("PABSB PABSD PABSW PALIGNR PHADDD PHADDSW PHADDW PHSUBD "
+                                   "PHSUBSW PHSUBW PMADDUBSW PMULHRSW PSHUFB PSIGNB PSIGND "
+                                   "PSIGNW")),
+    Feature("cx16", 1, ECX, 13, _m("CMPXCHG16B")),
+    Feature("sse4.1", 1, ECX, 19, _m(
+        "BLENDPD BLENDPS BLENDVPD BLENDVPS DPPD DPPS EXTRACTPS INSERTPS MOVNTDQA MPSADBW "
+        "PACKUSDW PBLENDVB PBLENDW PCMPEQQ PEXTRB PEXTRD PEXTRQ PHMINPOSUW PINSRB PINSRD "
+        "PINSRQ PMAXSB PMAXSD PMAXUD PMAXUW PMINSB PMINSD PMINUD PMINUW PMOVSXBD PMOVSXBQ "
+        "PMOVSXBW PMOVSXDQ PMOVSXWD PMOVSXWQ PMOVZXBD PMOVZXBQ PMOVZXBW PMOVZXDQ PMOVZXWD "
+        "PMOVZXWQ PMULDQ PMULLD PTEST ROUNDPD ROUNDPS ROUNDSD ROUNDSS")),
+    Feature("sse4.2", 1, ECX, 20, _m("CRC32B CRC32W CRC32L CRC32Q PCMPESTRI PCMPESTRM "
+                                     "PCMPISTRI PCMPISTRM PCMPGTQ")),
+    Feature("movbe", 1, ECX, 22, _m("MOVBEW MOVBEL MOVBEQ")),
+    Feature("popcnt", 1, ECX, 23, _m("POPCNTW POPCNTL POPCNTQ")),
+    Feature("aes", 1, ECX, 25, _m("AESENC AESENCLAST AESDEC AESDECLAST AESIMC "
+                                  "AESKEYGENASSIST")),
+    Feature("bmi1", 7, EBX, 3, _m("ANDNL ANDNQ BEXTRL BEXTRQ BLSIL BLSIQ BLSMSKL BLSMSKQ "
+                                  "BLSRL BLSRQ TZCNTW TZCNTL TZCNTQ")),
+    Feature("bmi2", 7, EBX, 8, _m("BZHIL BZHIQ MULXL MULXQ PDEPL PDEPQ PEXTL PEXTQ RORXL "
+                                  "RORXQ SARXL SARXQ SHLXL SHLXQ SHRXL SHRXQ")),
+    Feature("adx", 7, EBX, 19, _m("ADCXL ADCXQ ADOXL ADOXQ")),
+    Feature("clflushopt", 7, EBX, 23, _m("CLFLUSHOPT")),
+    Feature("sha", 7, EBX, 29, _m("SHA1RNDS4 SHA1NEXTE SHA1MSG1 SHA1MSG2 SHA256RNDS2 "
+                                  "SHA256MSG1 SHA256MSG2")),
+    Feature("lahf_lm", 0x80000001, ECX, 0, _m("LAHF SAHF")),
+    Feature("abm", 0x80000001, ECX, 5, _m("LZCNTW LZCNTL LZCNTQ")),
+    Feature("prefetchw", 0x80000001, ECX, 8, _m("PREFETCHW")),
+    Feature("syscall", 0x80000001, EDX, 11, _m("SYSCALL")),
+    Feature("lm", 0x80000001, EDX, 29, always=True),
+)
+"""Every feature flag goasm may report. Not in the list, so never reported: x87 (FPU),
+MMX, FXSR/XSAVE/OSXSAVE, AVX and later vector extensions, FMA, RDRAND/RDSEED, RDTSCP,
+FSGSBASE, and the performance hints ERMS/FSRM (REP MOVSB is executed either way)."""
+
+
+def implemented_features() -> frozenset[str]:
+    """The :data:`FEATURES` whose instructions all have handlers in
+    :data:`goasm.machine.semantics.TABLE` (plus the architectural ones)."""
+    from goasm.machine.semantics import TABLE
+
+    return frozenset(f.name for f in FEATURES
+                     if f.always or all(m in TABLE for m in f.mnemonics))
+
+
+# Vendor presets (``goasm run --cpu``): leaf 1 EAX (family/model/stepping) and EBX.
+PRESETS = MappingProxyType({
+    # Family 6 model 0x55 stepping 4 (Skylake-SP); CLFLUSH line 8*8 bytes, 1 logical CPU.
+    "intel": ("GenuineIntel", 0x00050654, 0x00010800),
+    # Family 0x17 (0xF + extended 0x8) model 0x31 (Zen 2).
+    "amd": ("AuthenticAMD", 0x00830F10, 0x00010800),
+})
+
+_BRAND = "goasm virtual CPU"
+
+
+def feature_leaves(features, eax1: int = 0x00050654, ebx1: int = 0x00010800,
+                   brand: str = _BRAND) -> MappingProxyType:
+    """The CPUID leaves advertising ``features`` (names from :data:`FEATURES`), with
+    the processor signature ``eax1``/``ebx1`` and a brand string (leaves 0x80000002-4)."""
+    regs: dict[tuple, list] = {(1, 0): [eax1, ebx1, 0, 0], (7, 0): [0, 0, 0, 0],
+                               (0x80000001, 0): [0, 0, 0, 0]}
+    known = {f.name: f for f in FEATURES}
+    for name in features:
+        f = known[name]
+        regs[(f.leaf, 0)][f.reg] |= 1 << f.bit
+    text = brand.encode("ascii")[:47].ljust(48, b"\0")
+    for i in range(3):
+        chunk = text[16 * i:16 * i + 16]
+        regs[(0x80000002 + i, 0)] = [int.from_bytes(chunk[j:j + 4], "little")
+                                     for j in range(0, 16, 4)]
+    return MappingProxyType({k: tuple(v) for k, v in regs.items()})
+
 
 @attrs.frozen
 class CPUModel:
@@ -50,21 +152,31 @@ class CPUModel:
     ``leaves`` maps ``(leaf, subleaf)`` (subleaf 0 for leaves without subleaves) to
     ``(eax, ebx, ecx, edx)``. Leaf 0 (max leaf, vendor) and 0x80000000 (max extended
     leaf) are computed from ``vendor``, ``max_leaf`` and ``max_ext_leaf``; any other leaf
-    not in ``leaves`` reads as zeros. The default model advertises exactly what goasm
-    executes: the base ISA with TSC, CMPXCHG8B, CMOV, SSE/SSE2 (leaf 1 EDX bits 4, 8, 15,
-    25, 26), CMPXCHG16B and POPCNT (leaf 1 ECX bits 13, 23), SYSCALL and LAHF/SAHF in
-    64-bit mode (leaf 0x80000001) and nothing wider (no SSE3+, no AVX, no BMI).
+    not in ``leaves`` reads as zeros. The default model (and :meth:`preset`) advertises
+    exactly what goasm executes (:func:`implemented_features`), so the Go runtime and
+    ``internal/cpu`` pick code paths goasm can run: no AVX, no x87/MMX, no ERMS.
     """
 
     vendor: str = "GenuineIntel"
     max_leaf: int = 7
-    max_ext_leaf: int = 0x80000001
-    leaves: MappingProxyType = attrs.field(factory=lambda: MappingProxyType({
-        # Family 6 model 0x55 stepping 4; CLFLUSH line size 8*8 bytes, 1 logical CPU.
-        (1, 0): (0x00050654, 0x00010800, _bits(13, 23), _bits(4, 8, 15, 25, 26)),
-        (7, 0): (0, 0, 0, 0),
-        (0x80000001, 0): (0, 0, _bits(0), _bits(11, 29)),  # SYSCALL, long mode
-    }))
+    max_ext_leaf: int = 0x80000004
+    leaves: MappingProxyType = attrs.field(
+        factory=lambda: feature_leaves(implemented_features()))
+
+    @classmethod
+    def preset(cls, name: str = "intel", *, features=None) -> "CPUModel":
+        """A ``--cpu`` preset (:data:`PRESETS`); ``features`` overrides the advertised
+        feature names (default: :func:`implemented_features`)."""
+        vendor, eax1, ebx1 = PRESETS[name]
+        feats = implemented_features() if features is None else frozenset(features)
+        return cls(vendor=vendor, leaves=feature_leaves(
+            feats, eax1, ebx1, f"{_BRAND} ({name} preset)"))
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The names of the :data:`FEATURES` this model reports."""
+        return frozenset(f.name for f in FEATURES
+                         if self.cpuid(f.leaf)[f.reg] >> f.bit & 1)
 
     def cpuid(self, leaf: int, subleaf: int = 0) -> tuple[int, int, int, int]:
         """``(eax, ebx, ecx, edx)`` for CPUID with EAX=leaf, ECX=subleaf."""
@@ -74,6 +186,8 @@ class CPUModel:
             return (self.max_leaf, word[0], word[2], word[1])
         if leaf == 0x80000000:
             return (self.max_ext_leaf, 0, 0, 0)
+        if leaf > self.max_leaf and leaf < 0x80000000 or leaf > self.max_ext_leaf:
+            return (0, 0, 0, 0)
         if leaf not in _SUBLEAF_LEAVES:
             subleaf = 0
         return self.leaves.get((leaf, subleaf), (0, 0, 0, 0))

@@ -7,7 +7,7 @@ Each module registers its handlers with :func:`goasm.machine.ops.base.handles`;
 from __future__ import annotations
 
 FAMILIES = ("mov", "alu", "shift", "muldiv", "branch", "stack", "xchg", "bits", "string",
-            "misc", "sse")
+            "misc", "sse", "sse_int", "sse_fp", "crypto", "strcmp", "bmi", "intext")
 
 
 def all_handlers():

@@ -237,6 +237,12 @@ class Emitter:
         if k == "imm":
             if op.fimm is not None and width == 4:
                 return self.const(struct.unpack("<I", struct.pack("<f", op.fimm))[0])
+            if width == 8 and op.fimm is None and 0x80000000 <= op.value <= 0xFFFFFFFF:
+                # A 64-bit operation carries at most an imm32, sign-extended (SDM Vol. 2,
+                # 2.2.1.5); cmd/asm encodes $0x80000000..$0xFFFFFFFF that way too
+                # (ANDQ $0xFFFFFFFF, AX is 48 25 ff ff ff ff). MOVQ to a register is the
+                # exception (mov.py): it gets MOVL or a full imm64.
+                return self.const((op.value - (1 << 32)) & M64)
             return self.const(op.value & MASK[width])
         if k == "mem":
             return f"rd{BITS[width]}({self.ea(op)})"
@@ -330,6 +336,7 @@ def unimplemented(message: str, pos):
     """A closure raising :class:`UnimplementedError` (``message``, ``pos``) when run."""
     def _op():
         raise UnimplementedError(message, pos)
+    _op.goasm_unimplemented = message    # lets tools classify forms without running them
     return _op
 
 

@@ -1,5 +1,5 @@
-"""Data movement: MOV, MOVZX/MOVSX in Go's spelling, LEA (Intel SDM Vol. 2: MOV,
-MOVZX, MOVSX/MOVSXD, MOVD/MOVQ, LEA). No flags are affected."""
+"""Data movement: MOV, MOVZX/MOVSX in Go's spelling (MOVBQZX ... MOVSWW/MOVZWW), LEA
+(Intel SDM Vol. 2: MOV, MOVZX, MOVSX/MOVSXD, MOVD/MOVQ, LEA). No flags are affected."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def mov(e, args, width):
         return
     if (src.kind == "xmm" or dst.kind == "xmm") and width not in (4, 8):
         raise BadForm("XMM operands need MOVL or MOVQ")
+    if src.kind == "imm" and dst.kind == "gpr" and width == 8 and src.fimm is None:
+        # MOVQ $imm, reg: cmd/asm picks MOVL (zero-extending) or MOV r64, imm64, so
+        # the value is exactly what was written; memory destinations take an imm32,
+        # sign-extended (Emitter.read).
+        e.write(dst, 8, e.const(src.value & 0xFFFFFFFFFFFFFFFF))
+        e.next()
+        return
     e.write(dst, width, e.read(src, width))
     e.next()
 
@@ -41,6 +48,10 @@ _EXTENSIONS = (
     ("MOVWLZX", 2, 4, False),
     ("MOVWQSX", 2, 8, True),
     ("MOVWQZX", 2, 8, False),
+    # 66 0F BF / 66 0F B7: MOVSX/MOVZX r16, r/m16 (cmd/asm renames a register source
+    # to its byte name, the encoding is the same): a 16-bit move.
+    ("MOVSWW", 2, 2, True),
+    ("MOVZWW", 2, 2, False),
 )
 
 

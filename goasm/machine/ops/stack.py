@@ -19,7 +19,7 @@ def push(e, args, width):
         raise BadForm("expected 1 operand")
     src = args[0]
     if src.kind == "imm":       # push imm32/imm8 sign-extended to the operand size
-        v = e.const(src.value & (0xFFFF if width == 2 else 0xFFFFFFFFFFFFFFFF))
+        v = e.read(src, width)
     else:
         v = e.read(src, width)
     e.emit(f"v = {v}", f"sp = (regs[4] - {width}) & 0xFFFFFFFFFFFFFFFF",

@@ -1,6 +1,6 @@
 """String instructions: MOVS, STOS, LODS, CMPS, SCAS at every width, with the REP,
-REPE and REPNE prefixes (Intel SDM Vol. 2: MOVS, STOS, LODS, CMPS, SCAS, REP/REPE/REPZ/
-REPNE/REPNZ).
+REPE and REPNE prefixes, and XLAT (Intel SDM Vol. 2: MOVS, STOS, LODS, CMPS, SCAS,
+REP/REPE/REPZ/REPNE/REPNZ, XLAT/XLATB).
 
 Each element moves RSI/RDI by the element size, backwards when DF is set. A repeated
 instruction runs while RCX != 0, decrementing RCX per element; REPE/REPNE CMPS/SCAS
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from goasm.errors import MachineFault
 from goasm.machine import flags as fl
-from goasm.machine.ops.base import MASK, BadForm, handles, sized
+from goasm.machine.ops.base import MASK, BadForm, handles, one, sized
 
 M64 = (1 << 64) - 1
 CHUNK = 1 << 16
@@ -136,3 +136,13 @@ def _build(cpu, mem, op, width, rep, nxt):
                 elementwise(n)
         return nxt
     return repeat
+
+
+@handles(*one("XLAT"))
+def xlat(e, args):
+    """``XLAT``: AL = the byte at RBX + zero-extended AL (table lookup)."""
+    if args:
+        raise BadForm("XLAT takes no operands")
+    e.emit("v = rd8((regs[3] + (regs[0] & 0xFF)) & 0xFFFFFFFFFFFFFFFF)",
+           "regs[0] = regs[0] & 0xFFFFFFFFFFFFFF00 | v")
+    e.next()
