@@ -89,7 +89,8 @@ def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, mod
 def cpu_model(name: str | None):
     """The ``--cpu`` presets: ``intel`` (GenuineIntel, a Skylake-SP signature) or ``amd``
     (AuthenticAMD, a Zen 2 signature), each advertising exactly the features goasm
-    executes (goasm.machine.state.CPUModel.preset, implemented_features)."""
+    executes, and ``v1``/``v2`` (Intel, limited to the x86-64 baseline or level v2, so
+    Go's fallback paths run). See goasm.machine.state.CPUModel.preset and PRESETS."""
     from goasm.machine.state import PRESETS, CPUModel
 
     key = "intel" if name is None else name

@@ -27,6 +27,7 @@ import os
 import sys
 import traceback
 
+from goasm.machine.state import PRESETS
 from goasm.errors import GoasmError, LimitError, MachineFault, UnimplementedError
 
 EXIT_LOAD = 1
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop with status 124 after N instructions")
     r.add_argument("--trace", default=None, metavar="PATH",
                    help="--trace prints every executed instruction to stderr; --trace=PATH to a file")
-    r.add_argument("--cpu", choices=("intel", "amd"), default="intel", help="CPU model for CPUID")
+    r.add_argument("--cpu", choices=tuple(PRESETS), default="intel", help="CPU model for CPUID")
     r.add_argument("--until", metavar="SYMBOL", help="stop the first time execution reaches SYMBOL")
     r.add_argument("--state-json", metavar="PATH",
                    help="with --until: write registers, g, g0, m0 and symbols as JSON")

@@ -19,9 +19,18 @@ That file is the conformance suite (DESIGN.md, "Oracles"):
   signal), and the RFLAGS bits the Intel SDM defines for that instruction and state
   (:func:`compared_flags`; undefined results are listed in :func:`undefined_registers`).
 
-States come from hypothesis (:func:`check_group`): one run per *group* of forms (all
-forms of one mnemonic), each generated state is applied to every form of the group, so
-hypothesis' per-example cost is shared. Registers that are base registers of a form's
+When Unicorn and goasm disagree, the host processor runs the form from the same state
+(:class:`NativeEngine`, linux/amd64 only, in a child process): if it agrees with goasm
+the state counts as settled by the processor (``cpu_decided``), otherwise as a mismatch
+(DESIGN.md: the real CPU is the final word). Unicorn 2.1 (QEMU 5) is measurably wrong
+for BLSI's CF, BEXTR/BZHI with lengths reaching the operand size, 32-bit PDEP (not
+zero-extended), PHADD/PHSUB with one register as both operands, and some NaN
+results; it also does not raise #GP for misaligned legacy-SSE operands, which
+:func:`sdm_fault` supplies.
+
+States come from hypothesis (:meth:`Runner.check_group`): one run per *group* of forms
+(a mnemonic without its width suffix), each generated state is applied to every form of
+the group, so hypothesis' per-example cost is shared. Registers that are base registers of a form's
 memory operand (``(BX)``, ``(R11)``), the stack pointer and the string registers are
 pointed into the scratch area; per-mnemonic setups (:data:`SETUPS`) make interesting
 cases likely (dividends that fit, CMPXCHG operands that match, zero sources for BSF).
@@ -94,7 +103,7 @@ WIDTH = {"B": 1, "W": 2, "L": 4, "Q": 8}
 
 @dataclass
 class Form:
-    """One line of amd64enc.s (or a synthesized prefix form).
+    """One line of amd64enc.s (or of the extra forms: REP prefixes, EXTRA_LINES).
 
     ``status``: ``checked`` | ``unimplemented`` | ``excluded``; ``reason`` explains the
     latter two. ``ins`` is the linked :class:`goasm.image.LInstr`; ``addr`` its address
@@ -268,24 +277,101 @@ def assemble_lines(goroot: Path, path: Path) -> dict[int, bytes]:
     result: dict[int, bytes] = {}
     for (pc, n), nxt in zip(starts, starts[1:] + [(len(code), 0)]):
         end = nxt[0]
-        if end > pc:
-            result[n] = bytes(code[pc:end])
+        if end > pc:     # REP; MOVSB on one line: the prefix and the instruction
+            result[n] = result.get(n, b"") + bytes(code[pc:end])
     return result
 
 
-def _rep_forms(string_forms) -> str:
-    """Synthesized REP/REPN forms of the string instructions (not in amd64enc.s, whose
-    generator lists the bare instructions): F3/F2 prefix + the listed bytes."""
+def _rep_forms(string_ops) -> list[str]:
+    """REP/REPN forms of the string instructions (amd64enc.s lists the bare ones)."""
     lines = []
-    for f in string_forms:
-        lines.append((f"REP; {f.op}", "f3" + f.code.hex()))
-        if f.op[:-1] in ("CMPS", "SCAS"):
-            lines.append((f"REPN; {f.op}", "f2" + f.code.hex()))
+    for op in string_ops:
+        lines.append(f"REP; {op}")
+        if op[:-1] in ("CMPS", "SCAS"):
+            lines.append(f"REPN; {op}")
     return lines
 
 
+EXTRA_LINES = """
+MULXQ CX, DX, DX
+MULXL CX, DX, DX
+MULXQ DX, AX, BX
+PDEPQ DX, DX, DX
+PEXTL CX, CX, CX
+SHLXQ CX, CX, CX
+SARXL DX, DX, DX
+RORXQ $0, DX, DX
+RORXL $31, CX, DX
+BLSIQ DX, DX
+BLSRL CX, CX
+BLSMSKQ DX, DX
+ANDNQ DX, DX, DX
+BEXTRQ DX, DX, DX
+BZHIQ DX, DX, DX
+ADCXQ DX, DX
+ADOXL CX, CX
+LZCNTQ DX, DX
+TZCNTW CX, CX
+POPCNTQ DX, DX
+XCHGQ DX, DX
+XCHGL CX, CX
+XADDQ DX, DX
+CMPXCHGQ AX, AX
+CMPXCHGQ DX, AX
+BTQ DX, DX
+BTSQ DX, DX
+SHLQ CX, CX
+SHLQ CX, CX, CX
+RCLQ CX, CX
+IMUL3Q $-1, DX, DX
+IMULQ DX, DX
+MULQ AX
+DIVQ AX
+IDIVL AX
+CMOVQEQ DX, DX
+CMOVLNE CX, CX
+LEAQ (DX)(DX*8), DX
+LEAL -1(CX)(DX*2), CX
+PUSHQ SP
+POPQ SP
+PUSHQ 8(SP)
+POPQ 8(SP)
+MOVQ $0x80000000, (BX)
+ADDQ $0x80000000, DX
+ANDQ $0xFFFFFFFF, DX
+CMPQ DX, $0xF0000000
+TESTQ $0x80000000, DX
+IMUL3Q $0x80000000, DX, CX
+IMULQ $0x80000000, DX
+PUSHQ $0x80000000
+POPQ DX
+MOVL $0xFFFFFFFF, DX
+MOVQ $0xFFFFFFFF, DX
+MOVQ $-1, DX
+ADDB AH, CL
+MOVB CH, AL
+XCHGB AH, AL
+SETCS BH
+SHLB $1, DH
+INCB CH
+NEGB BH
+MOVBLSX BH, CX
+ADDB SIB, DIB
+BSWAPL DX
+XCHGQ AX, SP
+NOTW DX
+SBBL DX, DX
+ADCQ $-1, (BX)
+""".strip().splitlines()
+"""Corner cases of the integer and bit-manipulation sets that amd64enc.s (one register
+pair per form) does not exercise: one register in several roles, implicit operands,
+32-bit immediates of 64-bit operations, the AH..BH registers. Assembled by cmd/asm
+like amd64enc.s."""
+
+
 class Suite:
-    """All forms of amd64enc.s (plus synthesized REP forms), linked into one goasm image.
+    """All forms of amd64enc.s plus the extra ones (REP/REPN string forms and
+    :data:`EXTRA_LINES`, assembled by cmd/asm too), linked into one goasm image.
 
     ``forms`` in file order; ``groups()`` maps each mnemonic to its checked forms.
     """
@@ -312,18 +398,20 @@ class Suite:
             if n in go_bytes:
                 hexes[n] = (text, go_bytes[n])
         prog = parse_file(path, include_dirs=[self.goroot / "pkg" / "include"])
-        # First pass over the enc forms to find the string instructions to prefix.
-        string_ops = []
-        seen = set()
-        for stmt in prog.statements:
-            if isinstance(stmt, ir.Instr) and stmt.pos.line in hexes \
-                    and is_string_op(stmt.op, stmt.args) and stmt.op not in seen:
-                seen.add(stmt.op)
-                string_ops.append(_Bare(stmt.op, hexes[stmt.pos.line][1]))
-        extra = _rep_forms(string_ops)
-        extra_src = "TEXT conformance_extra(SB),$0\n" + "".join(
-            f"\t{text}\n" for text, _ in extra) + "\tRET\n"
-        extra_prog = parse_source(extra_src, "conformance_extra.s")
+        string_ops = sorted({stmt.op for stmt in prog.statements
+                             if isinstance(stmt, ir.Instr) and stmt.pos.line in hexes
+                             and is_string_op(stmt.op, stmt.args)})
+        extra = _rep_forms(string_ops) + EXTRA_LINES
+        extra_src = "TEXT conformance_extra(SB),516,$0\n" + "".join(
+            f"\t{text}\n" for text in extra) + "\tRET\n"
+        extra_name = "conformance_extra.s"
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            extra_path = Path(tmp) / extra_name
+            extra_path.write_text(extra_src)
+            extra_bytes = assemble_lines(self.goroot, extra_path)
+        extra_prog = parse_source(extra_src, extra_name)
         self.image = link([LinkUnit(prog, "main"), LinkUnit(extra_prog, "main")], strict=False)
         self.forms: list[Form] = []
         by_line = {}
@@ -336,11 +424,10 @@ class Suite:
             if ins is None:
                 continue
             self.forms.append(self._form(n, text, code, ins, "amd64enc.s"))
-        for n, (text, hexcode) in enumerate(extra, 2):
-            ins = by_line.get(("conformance_extra.s", n))
-            if ins is not None:
-                self.forms.append(self._form(n, text, bytes.fromhex(hexcode), ins,
-                                             "synthesized"))
+        for n, text in enumerate(extra, 2):
+            ins = by_line.get((extra_name, n))
+            if ins is not None and n in extra_bytes:
+                self.forms.append(self._form(n, text, extra_bytes[n], ins, extra_name))
         self._machine = None
 
     def _form(self, line, text, code, ins, source) -> Form:
@@ -375,7 +462,7 @@ class Suite:
 
     def groups(self, *, categories=None, ops=None) -> dict[str, list[Form]]:
         """Checked forms by instruction family: the mnemonic without its width suffix
-        (ADDB..ADDQ form one group; synthesized forms join their mnemonic's group)."""
+        (ADDB..ADDQ form one group; extra forms join their mnemonic's group)."""
         out: dict[str, list[Form]] = {}
         for f in self.classified():
             if f.status != "checked":
@@ -393,12 +480,6 @@ class Suite:
         for f in self.classified():
             table.setdefault(f.category, Counter())[f.status] += 1
         return table
-
-
-@dataclass
-class _Bare:
-    op: str
-    code: bytes
 
 
 # ---------------------------------------------------------------------------- states
@@ -637,6 +718,10 @@ def _setup_div(form, raw, s):
     if small % 10 == 8:
         set_operand(s, form.ins.args[0], width, 0)    # divide by zero
         return
+    if divisor == 0:
+        divisor = random.Random(raw["seed"]).randrange(1, mask + 1)
+        set_operand(s, form.ins.args[0], width, divisor)
+        divisor = operand_value(s, form.ins.args[0], width) or 1   # DIV DX: DX is both
     lo = s.regs[0] & mask
     if signed:
         high = mask if lo >> (bits - 1) else 0
@@ -722,8 +807,13 @@ def _setup_popf(form, raw, s):
     s.write(sp, 8, s.read(sp, 8) & ~0x40100)
 
 
+def _setup_leave(form, raw, s):
+    """LEAVE: RBP points into the stack (it becomes RSP, and the saved RBP is popped)."""
+    s.regs[5] = STACK_TOP - 8 * (raw["small"] % 16)
+
+
 SETUPS = {
-    "POPFQ": _setup_popf, "POPFW": _setup_popf,
+    "POPFQ": _setup_popf, "POPFW": _setup_popf, "LEAVEQ": _setup_leave,
     "DIV": _setup_div, "IDIV": _setup_div,
     "CMPXCHG": _setup_cmpxchg,
     "CMPXCHG8B": _setup_cmpxchg_double, "CMPXCHG16B": _setup_cmpxchg_double,
@@ -1372,3 +1462,55 @@ def check_error_file(goroot=None) -> list[ErrorLine]:
             continue
         out.append(ErrorLine(n, text, m.group(1), False, "accepted"))
     return out
+
+
+# ---------------------------------------------------------------------------- reports
+
+CATEGORIES = ("integer", "bitmanip", "string", "sse", "mmx", "avx", "x87", "system")
+
+
+def chunk_groups(groups: dict, n: int) -> list[list[str]]:
+    """Split group names into ``n`` lists of similar total form count (for parallel
+    test items)."""
+    chunks: list[list[str]] = [[] for _ in range(n)]
+    load = [0] * n
+    for name in sorted(groups, key=lambda g: -len(groups[g])):
+        i = load.index(min(load))
+        chunks[i].append(name)
+        load[i] += len(groups[name])
+    return chunks
+
+
+def tally(suite: Suite, results) -> dict:
+    """Per-category counts: ``forms``, ``implemented`` (checked + implemented but
+    excluded), ``checked``, ``excluded``, ``unimplemented``, and from ``results``
+    (FormResults) ``run`` (forms run), ``states``, ``cpu_decided``, ``mismatches``."""
+    table = {c: Counter() for c in CATEGORIES}
+    machine = suite.machine()
+    for f in suite.classified():
+        t = table[f.category]
+        t["forms"] += 1
+        t[f.status] += 1
+        if f.status == "checked" or (f.status == "excluded" and not getattr(
+                machine.compiled(f.addr), "goasm_unimplemented", None)):
+            t["implemented"] += 1
+    for r in results:
+        t = table[r.form.category]
+        t["run"] += 1
+        t["states"] += r.states
+        t["cpu_decided"] += r.cpu_decided
+        t["mismatches"] += r.mismatches
+    return table
+
+
+def format_tally(table: dict) -> list[str]:
+    cols = ("forms", "implemented", "checked", "run", "states", "cpu_decided", "mismatches",
+            "excluded", "unimplemented")
+    lines = [f"{'category':10}" + "".join(f"{c:>14}" for c in cols)]
+    total = Counter()
+    for cat in CATEGORIES:
+        t = table.get(cat, Counter())
+        total.update(t)
+        lines.append(f"{cat:10}" + "".join(f"{t[c]:>14}" for c in cols))
+    lines.append(f"{'total':10}" + "".join(f"{total[c]:>14}" for c in cols))
+    return lines

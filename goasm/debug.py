@@ -55,6 +55,7 @@ import attrs
 
 from goasm import ir
 from goasm.arch.amd64 import GPR64, TEXTFLAG
+from goasm.machine.state import PRESETS
 from goasm.errors import GoasmError, LimitError, MachineFault, UnimplementedError
 
 M64 = (1 << 64) - 1
@@ -2315,7 +2316,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", metavar="FILE", help="run the debugger commands in FILE first")
     p.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="add K=V to the program's environment")
-    p.add_argument("--cpu", choices=("intel", "amd"), default="intel")
+    p.add_argument("--cpu", choices=tuple(PRESETS), default="intel")
     p.add_argument("--goroot", metavar="DIR|auto",
                    help="run that Go release's own runtime assembly instead of goasm's")
 

@@ -72,3 +72,49 @@ def corpus(goroot, go_asm_dirs):
     extra += sorted((td / "avx512enc").glob("*.s"))
     items += [(p, (goroot / "pkg" / "include",)) for p in extra]
     return items
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The conformance totals that tests/test_conformance.py records (user properties,
+    so they survive pytest-xdist): forms, states, mismatches per category."""
+    import json
+    from collections import Counter
+
+    runs: dict = {}
+    forms = errors = None
+    for key in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(key, []):
+            if getattr(rep, "when", "call") != "call":
+                continue
+            for name, value in getattr(rep, "user_properties", ()):
+                if name == "conformance_run":
+                    for cat, counts in json.loads(value).items():
+                        runs.setdefault(cat, Counter()).update(counts)
+                elif name == "conformance_forms":
+                    forms = json.loads(value)
+                elif name == "conformance_errors":
+                    errors = json.loads(value)
+    if not runs and forms is None and errors is None:
+        return
+    tr = terminalreporter
+    tr.write_sep("-", "conformance (goasm vs Unicorn on amd64enc.s)")
+    if errors is not None and not runs and forms is None:
+        tr.write_line(f"amd64error.s: goasm rejects {errors[0]} of {errors[1]} ERROR lines "
+                      f"at load time")
+        return
+    total = Counter()
+    cols = ("forms", "implemented", "checked", "run", "states", "cpu_decided", "mismatches",
+            "unimplemented", "excluded")
+    tr.write_line(f"{'category':10}" + "".join(f"{c:>14}" for c in cols))
+    for cat in sorted(set(runs) | set(forms or {})):
+        row = Counter((forms or {}).get(cat, {}))
+        row.update(runs.get(cat, {}))
+        total.update(row)
+        tr.write_line(f"{cat:10}" + "".join(f"{row[c]:>14}" for c in cols))
+    tr.write_line(f"{'total':10}" + "".join(f"{total[c]:>14}" for c in cols))
+    tr.write_line(f"forms checked {total['run']}, states checked {total['states']}, "
+                  f"mismatches = {total['mismatches']} ({total['cpu_decided']} Unicorn/goasm "
+                  f"disagreements settled by the processor in goasm's favour)")
+    if errors is not None:
+        tr.write_line(f"amd64error.s: goasm rejects {errors[0]} of {errors[1]} ERROR lines "
+                      f"at load time")

@@ -518,7 +518,7 @@ def test_sign_extension_ops():
 
 def test_xmm_moves():
     m = run("MOVQ AX, X1\nMOVQ X1, BX\nMOVOU X1, X2\nMOVOU X2, (SP)\nMOVQ 0(SP), CX\n"
-            "PXOR X1, X1\nMOVL $7, X3", regs={"AX": 0x1234, "X1": 1 << 100,
+            "PXOR X1, X1\nMOVL $7, DX\nMOVL DX, X3", regs={"AX": 0x1234, "X1": 1 << 100,
                                             "X3": (1 << 128) - 1})
     assert m.reg("BX") == 0x1234 and m.reg("CX") == 0x1234
     assert m.reg("X2") == 0x1234 and m.reg("X1") == 0 and m.reg("X3") == 7

@@ -88,8 +88,10 @@ FEATURES = (
     Feature("popcnt", 1, ECX, 23, _m("POPCNTW POPCNTL POPCNTQ")),
     Feature("aes", 1, ECX, 25, _m("AESENC AESENCLAST AESDEC AESDECLAST AESIMC "
                                   "AESKEYGENASSIST")),
+    Feature("rdrand", 1, ECX, 30, _m("RDRANDW RDRANDL RDRANDQ")),
     Feature("bmi1", 7, EBX, 3, _m("ANDNL ANDNQ BEXTRL BEXTRQ BLSIL BLSIQ BLSMSKL BLSMSKQ "
                                   "BLSRL BLSRQ TZCNTW TZCNTL TZCNTQ")),
+    Feature("rdseed", 7, EBX, 18, _m("RDSEEDW RDSEEDL RDSEEDQ")),
     Feature("bmi2", 7, EBX, 8, _m("BZHIL BZHIQ MULXL MULXQ PDEPL PDEPQ PEXTL PEXTQ RORXL "
                                   "RORXQ SARXL SARXQ SHLXL SHLXQ SHRXL SHRXQ")),
     Feature("adx", 7, EBX, 19, _m("ADCXL ADCXQ ADOXL ADOXQ")),
@@ -103,8 +105,8 @@ FEATURES = (
     Feature("lm", 0x80000001, EDX, 29, always=True),
 )
 """Every feature flag goasm may report. Not in the list, so never reported: x87 (FPU),
-MMX, FXSR/XSAVE/OSXSAVE, AVX and later vector extensions, FMA, RDRAND/RDSEED, RDTSCP,
-FSGSBASE, and the performance hints ERMS/FSRM (REP MOVSB is executed either way)."""
+MMX, FXSR/XSAVE/OSXSAVE, AVX and later vector extensions, FMA, RDTSCP, FSGSBASE, and the
+performance hints ERMS/FSRM (REP MOVSB is executed either way)."""
 
 
 def implemented_features() -> frozenset[str]:
@@ -116,12 +118,22 @@ def implemented_features() -> frozenset[str]:
                      if f.always or all(m in TABLE for m in f.mnemonics))
 
 
-# Vendor presets (``goasm run --cpu``): leaf 1 EAX (family/model/stepping) and EBX.
+# The x86-64 micro-architecture levels goasm can present (the psABI levels that
+# GOAMD64=v1/v2 select; v3 needs AVX2). x87, MMX and FXSR belong to v1 but goasm does not
+# execute them, so they are not reported.
+LEVEL_V1 = frozenset({"tsc", "cx8", "cmov", "clfsh", "sse", "sse2", "syscall", "lm"})
+LEVEL_V2 = LEVEL_V1 | {"cx16", "lahf_lm", "popcnt", "sse3", "ssse3", "sse4.1", "sse4.2"}
+
+# Presets (``goasm run --cpu``): vendor, leaf 1 EAX (family/model/stepping) and EBX, and
+# the features offered (None: everything goasm implements; always intersected with it).
 PRESETS = MappingProxyType({
     # Family 6 model 0x55 stepping 4 (Skylake-SP); CLFLUSH line 8*8 bytes, 1 logical CPU.
-    "intel": ("GenuineIntel", 0x00050654, 0x00010800),
+    "intel": ("GenuineIntel", 0x00050654, 0x00010800, None),
     # Family 0x17 (0xF + extended 0x8) model 0x31 (Zen 2).
-    "amd": ("AuthenticAMD", 0x00830F10, 0x00010800),
+    "amd": ("AuthenticAMD", 0x00830F10, 0x00010800, None),
+    # An Intel signature limited to the x86-64 baseline / v2: Go's fallback code paths.
+    "v1": ("GenuineIntel", 0x00050654, 0x00010800, LEVEL_V1),
+    "v2": ("GenuineIntel", 0x00050654, 0x00010800, LEVEL_V2),
 })
 
 _BRAND = "goasm virtual CPU"
@@ -167,8 +179,10 @@ class CPUModel:
     def preset(cls, name: str = "intel", *, features=None) -> "CPUModel":
         """A ``--cpu`` preset (:data:`PRESETS`); ``features`` overrides the advertised
         feature names (default: :func:`implemented_features`)."""
-        vendor, eax1, ebx1 = PRESETS[name]
+        vendor, eax1, ebx1, offered = PRESETS[name]
         feats = implemented_features() if features is None else frozenset(features)
+        if offered is not None:
+            feats &= offered
         return cls(vendor=vendor, leaves=feature_leaves(
             feats, eax1, ebx1, f"{_BRAND} ({name} preset)"))
 

@@ -80,23 +80,32 @@ def check(ins) -> str | None:
         if isinstance(a, ir.RegList) and not _reglist_ok(a):
             return INVALID
     form = _FORMS.get(op)
-    if form is not None:
+    if form is not None and not any(isinstance(a, ir.Reg) and not _CLASSIFIED.match(a.name)
+                                    for a in args):
         return form(op, args)
     return None
+
+
+# Registers the operand classes below know; forms naming others (MMX, control, debug,
+# segment registers) are left to the instruction handlers.
+_CLASSIFIED = re.compile(r"^(?:[A-D][XLH]|[SB]P|[SD]I|R\d+|R\d+B|[SB]PB|[SD]IB|g|"
+                         r"X([0-9]|1[0-5]))$")
 
 
 def _check_mem(op: str, m: ir.Mem) -> str | None:
     if m.offset != ((m.offset + (1 << 31)) & 0xFFFFFFFF) - (1 << 31) and op != "LEAL":
         return OFFSET
+    branch = op in ("JMP", "CALL")           # jump tables: absolute disp32 + index
     if m.index is not None and m.index != "TLS":
-        if m.kind in (ir.NameKind.EXTERN, ir.NameKind.STATIC):
+        if m.kind in (ir.NameKind.EXTERN, ir.NameKind.STATIC) and not branch:
             return INVALID                   # amd64: RIP-relative has no index
         if _VECTOR.match(m.index):
             if not _GATHER.match(op):
                 return INVALID
         elif m.index not in _GPR64 or m.index == "SP":
             return INVALID
-    if m.kind in (ir.NameKind.EXTERN, ir.NameKind.STATIC) and m.base is not None:
+    if m.kind in (ir.NameKind.EXTERN, ir.NameKind.STATIC) and m.base is not None \
+            and not branch:
         return INVALID
     if m.base is not None and m.base not in _GPR64 and m.base not in ("TLS", "SB", "FP", "SP"):
         return INVALID
@@ -104,8 +113,9 @@ def _check_mem(op: str, m: ir.Mem) -> str | None:
 
 
 # --------------------------------------------------------------------------- AVX / AVX-512
-# Encoding rules of VEX and EVEX instructions (SDM Vol. 2, 2.3 "Intel AVX and VEX",
-# 2.7 "EVEX", 2.8 "VSIB"; Go's asm6.go evex/avx checks): VSIB gathers need a vector
+# Encoding rules of VEX and EVEX instructions (SDM Vol. 2, 2.3 "Intel Advanced Vector
+# Extensions (Intel AVX)", 2.3.12 "Vector SIB (VSIB) Memory Addressing", 2.7 "Intel
+# AVX-512 Encoding"; Go's asm6.go evex/avx checks): VSIB gathers need a vector
 # index of the right size and distinct mask/index/destination registers; the high 16
 # vector registers exist only in EVEX encodings; K0 cannot be a write mask; suffixes
 # (rounding, SAE, zeroing, broadcast) need the operands EVEX can encode them with.
@@ -178,19 +188,21 @@ def _check_gather(op: str, args, mems) -> str | None:
     if dst is None:
         return INVALID
     evex = isinstance(args[-2], ir.Reg) and args[-2].name.startswith("K")
-    # The index size each gather needs: D-index gathers of 32-bit elements and Q-index
-    # gathers of 64-bit elements use an index as wide as the destination; D-index of
-    # 64-bit elements a half-width index; Q-index of 32-bit elements a double-width one.
+    # The index register each gather takes (SDM Vol. 2, 2.3.12: VM32x/y/z and
+    # VM64x/y/z): as wide as the destination when index and element sizes match;
+    # dword indices of qword elements use the next smaller register (X for an X
+    # destination); qword indices of dword elements the next larger (X or Y for X).
     sizes = "XYZ"
     elem_q = op.endswith(("Q", "PD")) and not op.endswith("QD")
     index_d = "GATHERD" in op
-    want = sizes.index(dst[0])
+    d, i = sizes.index(dst[0]), sizes.index(index[0])
     if index_d and elem_q:
-        want = max(want - 1, 0)
+        ok = i == max(d - 1, 0)
     elif not index_d and not elem_q:
-        want = min(want + 1, 2)
-    if sizes.index(index[0]) != want and not (index_d and elem_q and dst[0] == "X"
-                                              and index[0] == "X"):
+        ok = i in ((0, 1) if d == 0 else (d + 1,))
+    else:
+        ok = i == d
+    if not ok:
         return INVALID
     if not evex:
         mask = _vreg(args[0].name) if isinstance(args[0], ir.Reg) else None
@@ -226,9 +238,7 @@ def _imm_ok(value: int, cls: str, width: int) -> bool:
         return -128 <= value <= 255
     if cls == "i64":
         return -(1 << 63) <= value < (1 << 64)
-    if width in (4, 8):
-        return -(1 << 31) <= value < (1 << 32)
-    return True                              # cmd/asm truncates 8/16-bit immediates
+    return -(1 << 31) <= value < (1 << 32)   # imm32 (8/16-bit ones are truncated)
 
 
 def _reg_ok(name: str, cls: str, width: int) -> bool:
@@ -256,8 +266,10 @@ def _matches(args, form, width) -> bool:
             if cls not in ("i", "i64"):          # $sym(SB), $1.5: immediates
                 return False
         elif isinstance(a, ir.Reg):
-            if cls not in ("r", "rm", "r8", "cl", "x", "x0", "xm", "rx", "xrm"):
+            if cls not in ("r", "rm", "r8", "r8m", "cl", "x", "x0", "xm", "rx", "xrm"):
                 return False
+            if cls == "r8m":
+                cls = "r8"
             if cls == "x0":
                 if a.name != "X0":
                     return False
@@ -270,7 +282,7 @@ def _matches(args, form, width) -> bool:
             elif not _reg_ok(a.name, cls, width):
                 return False
         elif isinstance(a, ir.Mem):
-            if cls not in ("m", "rm", "xm", "xrm"):
+            if cls not in ("m", "rm", "r8m", "xm", "xrm"):
                 return False
         else:
             return False
@@ -292,7 +304,7 @@ def _family(forms, widths="BWLQ", *, width_of=None):
 _ALU = (("i", "rm"), ("r", "rm"), ("m", "r"))
 _CMP = (("rm", "i"), ("r", "rm"), ("m", "r"))
 _TEST = (("i", "rm"), ("r", "rm"), ("m", "r"))
-_UNARY = (("rm",),)
+_UNARY = (("r8m",),)                     # cmd/asm takes NEGQ AL as NEGQ AX
 _SHIFT = (("u8", "rm"), ("cl", "rm"), ("rm",))
 _DSHIFT = (("u8", "r", "rm"), ("cl", "r", "rm"))
 _MOVX = (("r8", "r"), ("m", "r"))
@@ -310,10 +322,11 @@ def _add(stems, widths, forms, **kw):
 _add("ADD ADC SUB SBB AND OR XOR", "BWLQ", _ALU)
 _add("CMP", "BWLQ", _CMP)
 _add("TEST", "BWLQ", _TEST)
-_add("INC DEC NEG NOT", "BWLQ", _UNARY)
-_add("MUL DIV IDIV", "BWLQ", _UNARY)
-_add("IMUL", "B", _UNARY)
-_add("IMUL", "WLQ", (("rm",), ("rm", "r")))
+_add("NEG NOT", "BWLQ", _UNARY)
+_add("INC DEC", "BWLQ", (("rm",),))
+_add("MUL DIV IDIV", "BWLQ", (("rm",),))
+_add("IMUL", "B", (("rm",),))
+_add("IMUL", "WLQ", (("rm",), ("rm", "r"), ("i", "r")))    # IMULQ $i, r = IMUL3Q $i, r, r
 _add("IMUL3", "WLQ", (("i", "rm", "r"),))
 _add("ROL ROR RCL RCR SAR SAL", "BWLQ", _SHIFT)
 _add("SHL SHR", "B", _SHIFT)
@@ -331,15 +344,16 @@ _add("RORX", "LQ", (("s8", "rm", "r"),))
 _add("BLSI BLSMSK BLSR", "LQ", (("rm", "r"),))
 _add("ADCX ADOX", "LQ", (("rm", "r"),))
 _add("MOVBE", "WLQ", (("m", "r"), ("r", "m")))
-_add("MOVNTI", "LQ", (("r", "m"),))
+_add("MOVNTI", "LQ", (("r", "rm"),))
 _add("MOV", "BW", (("i", "rm"), ("r", "rm"), ("m", "r")))
 _add("MOV", "L", (("i", "rm"), ("r", "rm"), ("m", "r"), ("x", "rm"), ("rm", "x")))
 _add("MOV", "Q", (("i64", "r"), ("i", "m"), ("r", "rm"), ("m", "r"), ("x", "rm"),
                   ("rm", "x"), ("x", "x")))
-for _name in ("MOVBLSX", "MOVBLZX", "MOVBQSX", "MOVBQZX", "MOVBWSX", "MOVBWZX",
-              "MOVWLSX", "MOVWLZX", "MOVWQSX", "MOVWQZX", "MOVLQSX", "MOVLQZX", "MOVSWW",
+for _name in ("MOVBLSX", "MOVBLZX", "MOVBQSX", "MOVBQZX", "MOVBWSX", "MOVBWZX", "MOVSWW",
               "MOVZWW"):
     _TABLE[_name] = _family(_MOVX, width_of=lambda op: 8)
+for _name in ("MOVWLSX", "MOVWLZX", "MOVWQSX", "MOVWQZX", "MOVLQSX", "MOVLQZX"):
+    _TABLE[_name] = _family((("rm", "r"),), width_of=lambda op: 8)
 for _cc in CONDITIONS:
     _TABLE["SET" + _cc] = _family((("rm",),), width_of=lambda op: 1)
     for _w in "WLQ":

@@ -1,7 +1,7 @@
 """Bit-manipulation extensions on general registers: LZCNT (ABM), TZCNT and BMI1 (ANDN,
 BEXTR, BLSI, BLSMSK, BLSR), BMI2 (BZHI, MULX, PDEP, PEXT, RORX, SARX, SHLX, SHRX) and ADX
-(ADCX, ADOX). Intel SDM Vol. 2, the instruction pages of the same names; Vol. 1, 5.23
-"Bit Manipulation Instructions" (BMI1/BMI2) and 5.25 (ADX).
+(ADCX, ADOX). Intel SDM Vol. 2, the instruction pages of the same names; Vol. 1,
+chapter 5 "Instruction Set Summary" (the BMI1, BMI2 and ADX groups).
 
 Plan 9 operand order (cmd/asm, checked against amd64enc.s): the destination is last and
 the VEX.vvvv operand sits where Intel's last source is, e.g. ``ANDNQ src2, src1, dst``

@@ -1,11 +1,21 @@
-"""Integer instructions outside the base set: MOVBE and MOVNTI (Intel SDM Vol. 2: MOVBE,
-MOVNTI). Neither changes a flag. (CRC32, an SSE4.2 instruction on general registers,
-lives with the other SSE4.2/crypto instructions in ``crypto.py``.)
+"""Integer instructions outside the base set: MOVBE and MOVNTI (no flags changed),
+RDRAND/RDSEED, and XGETBV (Intel SDM Vol. 2: MOVBE, MOVNTI, RDRAND, RDSEED, XGETBV).
+(CRC32, an SSE4.2 instruction on general registers, lives with the other SSE4.2/crypto
+instructions in ``crypto.py``.)
+
+RDRAND/RDSEED always succeed (CF = 1, OF SF ZF AF PF = 0) with numbers from a generator
+seeded by the instruction's address, so runs are reproducible. XGETBV raises #UD
+(SIGILL): goasm's CPU model reports no XSAVE/OSXSAVE, and the instruction is undefined
+while CR4.OSXSAVE is clear.
 """
 
 from __future__ import annotations
 
-from goasm.machine.ops.base import BadForm, handles, sized
+import random
+
+from goasm.machine import flags as fl
+from goasm.machine.ops.base import BadForm, handles, one, sized
+from goasm.machine.ops.misc import ILLEGAL
 
 
 @handles(*sized("MOVBE", "WLQ"))
@@ -28,3 +38,21 @@ def movnti(e, args, width):
     e.write(args[1], width, e.read(args[0], width))
     e.next()
 
+
+
+@handles(*sized("RDRAND", "WLQ"), *sized("RDSEED", "WLQ"))
+def rdrand(e, args, width):
+    """``RDRANDQ reg``: a random number; CF = 1 (valid), the other flags cleared."""
+    if len(args) != 1 or args[0].kind != "gpr":
+        raise BadForm("RDRAND/RDSEED need a register")
+    rng = random.Random(e.ins.addr)
+    e.emit(f"r = {e.const(rng.getrandbits)}({8 * width})")
+    e.write(args[0], width, "r")
+    e.emit(f"{e.const(fl.set_explicit)}(cpu, {fl.CF})")
+    e.next()
+
+
+@handles(*one("XGETBV"))
+def xgetbv(e, args):
+    """#UD: the CPU model has no OSXSAVE (SDM Vol. 2, XGETBV: #UD if CR4.OSXSAVE = 0)."""
+    e.fault(ILLEGAL)
