@@ -11,8 +11,8 @@ Where
 Key
     sha256 of: the *salt* (goasm's version, the grammar text, and the source of the
     front-end modules, so a changed parser never reads an old entry), the file's path
-    and bytes, the ``-I`` directories, the built-in include directory, the ``-D``
-    defines and the limits. An entry also records every ``#include`` the file can
+    as given (positions carry it) and the working directory, its bytes, the ``-I``
+    directories, the built-in include directory, the ``-D`` defines and the limits. An entry also records every ``#include`` the file can
     reach (found by scanning the text, also inside ``#ifdef`` branches: a superset of
     what the preprocessor opens) with the candidate paths the preprocessor tries before
     the one it found and the sha256 of the file found. A hit is accepted only when each
@@ -44,7 +44,6 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from types import MappingProxyType
 
 import attrs
 
@@ -54,8 +53,8 @@ from goasm.errors import Pos
 FORMAT = 1
 """Bumped when the entry layout changes."""
 
-_FRONT_END = ("parse.py", "ir.py", "preprocess.py", "errors.py", "cache.py", "arch/amd64.py",
-              "arch/amd64_mnemonics.txt")
+_FRONT_END = ("parse.py", "parse_fast.py", "ir.py", "preprocess.py", "errors.py", "cache.py",
+              "arch/amd64.py", "arch/amd64_mnemonics.txt")
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*"((?:[^"\\\n]|\\.)*)"', re.M)
 
 
@@ -131,8 +130,8 @@ def _ir_enums() -> tuple:
     return tuple(sorted(found, key=lambda c: c.__name__))
 
 
-class _Unencodable(Exception):
-    pass
+class Unencodable(Exception):
+    """A value the codec has no encoding for (the program is then not cached)."""
 
 
 _PRIMITIVE_TYPES = frozenset({"str", "int", "bool", "float", "bytes", "str | None",
@@ -161,10 +160,13 @@ class Codec:
         self.makers: tuple = ()
         self.encoders = {c: self._encoder(c) for c in self.classes}
         makers = [self._maker(c) for c in self.classes]
+        movers = [self._maker(c, relocate=True) for c in self.classes]
         for e in self.enums:
             members = self.members[e]
             makers.append(lambda x, members=members: members[x[1]])
+            movers.append(lambda x, file, line, members=members: members[x[1]])
         self.makers = tuple(makers)
+        self.movers = tuple(movers)
 
     def _kind(self, field):
         t = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
@@ -178,17 +180,20 @@ class Codec:
                 return ("enum", e)
         return ("any",)
 
-    def _maker(self, cls):
+    def _maker(self, cls, relocate: bool = False):
+        """The constructor of ``cls`` from its encoding; with ``relocate``, one taking
+        ``(x, file, line)`` whose positions get that file and line (:meth:`relocate`)."""
         ns = {"new": object.__new__, "cls": cls, "tuple": tuple, "list": list,
               "codec": self}
-        lines = ["def make(x):", "    o = new(cls)"]
+        extra = ", file, line" if relocate else ""
+        lines = [f"def make(x{extra}):", "    o = new(cls)"]
         for i, (f, kind) in enumerate(zip(self.fields[cls], self.kinds[cls])):
             ns[f"s{i}"] = cls.__dict__[f.name].__set__
             if kind[0] == "prim":
                 lines.append(f"    s{i}(o, x[{i + 1}])")
             elif kind[0] == "pos":
                 lines += [f"    v = x[{i + 1}]",
-                          f"    s{i}(o, None if v is None else mkpos(v))"]
+                          f"    s{i}(o, None if v is None else mkpos(v{extra}))"]
             elif kind[0] == "enum":
                 ns[f"m{i}"] = self.members[kind[1]]
                 lines += [f"    v = x[{i + 1}]",
@@ -196,20 +201,20 @@ class Codec:
             else:
                 lines += [f"    v = x[{i + 1}]",
                           "    if type(v) is tuple or type(v) is list:",
-                          "        v = dec(v)",
+                          f"        v = dec(v{extra})",
                           f"    s{i}(o, v)"]
         lines.append("    return o")
-        ns["dec"] = self.decode
-        ns["mkpos"] = self._pos_maker()
+        ns["dec"] = self.relocate if relocate else self.decode
+        ns["mkpos"] = self._pos_maker(relocate)
         exec("\n".join(lines), ns)  # noqa: S102 - our own generated text
         return ns["make"]
 
     def _encoder(self, cls):
-        """``enc(obj) -> tuple`` for one class; raises :class:`_Unencodable` when a
+        """``enc(obj) -> tuple`` for one class; raises :class:`Unencodable` when a
         field's value does not have the type its annotation promises."""
         pos_id = self.class_id[Pos]
         ns = {"cls": cls, "PRIMS": frozenset(_PRIMS), "Pos": Pos, "codec": self,
-              "Bad": _Unencodable, "type": type}
+              "Bad": Unencodable, "type": type}
         lines = ["def enc(o):"]
         parts = [str(self.class_id[cls])]
         for i, (f, kind) in enumerate(zip(self.fields[cls], self.kinds[cls])):
@@ -239,9 +244,18 @@ class Codec:
         exec("\n".join(lines), ns)  # noqa: S102 - our own generated text
         return ns["enc"]
 
-    def _pos_maker(self):
+    def _pos_maker(self, relocate: bool = False):
         sf, sl, sc = (Pos.__dict__[n].__set__ for n in ("file", "line", "col"))
         new = object.__new__
+
+        def mkpos_at(x, file, line):
+            o = new(Pos)
+            sf(o, file)
+            sl(o, line)
+            sc(o, x[3])
+            return o
+        if relocate:
+            return mkpos_at
 
         def mkpos(x):
             o = new(Pos)
@@ -263,13 +277,22 @@ class Codec:
         eid = self.enum_id.get(t)
         if eid is not None:
             return (eid, self.members[t].index(value))
-        raise _Unencodable(t.__name__)
+        raise Unencodable(t.__name__)
 
     def decode(self, x):
         if type(x) is list:
             return tuple([self.decode(v) if type(v) is tuple or type(v) is list else v
                           for v in x])
         return self.makers[x[0]](x)
+
+    def relocate(self, x, file: str, line: int):
+        """Decode ``x`` with every position moved to ``file``:``line`` (columns kept):
+        the IR of a line whose text, column and expansion equal a line already parsed
+        (:func:`goasm.parse._parse_mixed`)."""
+        if type(x) is list:
+            return tuple([self.relocate(v, file, line) if type(v) is tuple or type(v) is list
+                          else v for v in x])
+        return self.movers[x[0]](x, file, line)
 
 
 @functools.lru_cache(maxsize=None)
@@ -354,7 +377,9 @@ class IRCache:
             defs = None
         else:
             defs = [str(d) for d in defines]
-        meta = repr((os.path.abspath(path), [os.fspath(d) for d in include_dirs],
+        # The path as given (positions carry it) and the working directory (relative
+        # paths and include folders are resolved from it).
+        meta = repr((os.fspath(path), os.getcwd(), [os.fspath(d) for d in include_dirs],
                      [os.fspath(d) for d in builtin_dirs], defs, repr(limits)))
         h.update(meta.encode("utf-8", "surrogateescape"))
         h.update(b"\0")
@@ -384,7 +409,7 @@ class IRCache:
         try:
             with no_gc():
                 encoded = codec().encode(program)
-        except _Unencodable:
+        except Unencodable:
             return
         found: dict = {}
         own_dir = os.path.dirname(os.fspath(path)) or "."
@@ -407,7 +432,3 @@ def lark_cache_file(grammar: str) -> str | None:
 
     h = hashlib.sha256(f"{grammar}\0lark {lark.__version__} {sys.version_info[:2]}".encode())
     return str(root / "lark" / f"plan9_amd64-{h.hexdigest()[:32]}.lark")
-
-
-CACHED_FUNCTIONS = MappingProxyType({"parse_file": "goasm.parse.parse_file"})
-"""What this module caches (for the README's reference)."""

@@ -671,6 +671,7 @@ def _positioned(method):
     """Call ``method(self, pos, children)`` with the position of the rule's first token."""
     def wrapper(self, children):
         return method(self, self.first_pos(children), children)
+    wrapper.__wrapped__ = method        # goasm.parse_fast passes the position itself
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
     return wrapper
@@ -722,8 +723,11 @@ def parse_lines(lines: list[Line], filename: str = "<input>") -> ir.Program:
     """Parse preprocessed lines (from :func:`goasm.preprocess.preprocess`) into a Program."""
     from goasm.cache import no_gc
 
-    text = "\n".join(line.text for line in lines)
     with no_gc():   # the parse tree and the IR are acyclic: collections only cost time
+        statements = _parse_mixed(lines)
+        if statements is not None:
+            return ir.Program(tuple(statements), file=filename)
+        text = "\n".join(line.text for line in lines)
         try:
             tree = _lark().parse(text)
         except lark.exceptions.LarkError as exc:
@@ -735,6 +739,49 @@ def parse_lines(lines: list[Line], filename: str = "<input>") -> ir.Program:
                 raise exc.orig_exc from None
             raise
         return ir.Program(tuple(statements), file=filename)
+
+
+def _parse_mixed(lines: list[Line]):
+    """The statements of ``lines`` with the usual line shapes parsed by
+    :mod:`goasm.parse_fast` and the rest by Lark in one batch (each statement put back
+    at the line of its first token); None after an error anywhere, so that the whole
+    file goes through Lark and errors are always Lark's."""
+    from goasm import parse_fast
+
+    transformer = _ToIR(lines)
+    try:
+        per_line, rest = parse_fast.split(lines, transformer)
+    except GoasmError:
+        return None
+    if rest:
+        batch = [lines[i] for i in rest]
+        for i in rest:
+            per_line[i] = []
+        try:
+            tree = _lark().parse("\n".join(line.text for line in batch))
+            batch_ir = _ToIR(batch)
+            for child in tree.children:
+                if isinstance(child, lark.Token):
+                    continue
+                line = _first_line(child)
+                if line is None:
+                    return None
+                per_line[rest[line - 1]].append(batch_ir.transform(child))
+        except (lark.exceptions.LarkError, GoasmError):
+            return None
+    return [st for sts in per_line for st in sts]
+
+
+def _first_line(tree) -> int | None:
+    """The line (in Lark's numbering) of the first token under ``tree``."""
+    for c in tree.children:
+        if isinstance(c, lark.Token):
+            return c.line
+        if isinstance(c, lark.Tree):
+            found = _first_line(c)
+            if found is not None:
+                return found
+    return None
 
 
 def _include_dirs(include_dirs):
@@ -774,9 +821,10 @@ def parse_file(path, *, include_dirs=(), defines=None, limits: Limits | None = N
             hit = store.get(key)
             if hit is not None:
                 return hit
-    lines = preprocess_file(path, include_dirs=dirs, defines=defines, limits=limits,
-                            builtin_include_dirs=builtin)
-    program = parse_lines(lines, path)
-    if store is not None:
-        store.put(key, path, data, dirs, builtin, program)
+    with cache.no_gc():     # lines, tree and IR are acyclic: collections only cost time
+        lines = preprocess_file(path, include_dirs=dirs, defines=defines, limits=limits,
+                                builtin_include_dirs=builtin)
+        program = parse_lines(lines, path)
+        if store is not None:
+            store.put(key, path, data, dirs, builtin, program)
     return program

@@ -179,24 +179,29 @@ def materialize_expression(k: int) -> str:
 _SLOT = re.compile(r"\b(fa|fb|fr|fc)\b")
 
 
-def _function(expr: str):
-    """``lambda c: expr`` with the slot names read from the CPU ``c``."""
-    body = _SLOT.sub(r"c.\1", expr)
-    return eval(f"lambda c: {body}")  # noqa: S307 - our own text
-
-
 def _build_tables():
+    """Compile every distinct formula once, all in one ``exec`` (import-time cost)."""
+    exprs: dict[str, int] = {}
+
+    def ref(expr: str) -> int:
+        return exprs.setdefault(expr, len(exprs))
     getters = {name: [] for name in FLAG_NAMES}
     mat_t = []
     cond_t = {cc: [] for cc in CONDITION_NAMES}
     for k in range(NKINDS):
         for name, expr in flag_expressions(k).items():
-            getters[name].append(_function(expr))
-        mat_t.append(_function(materialize_expression(k)))
+            getters[name].append(ref(expr))
+        mat_t.append(ref(materialize_expression(k)))
         for cc in CONDITION_NAMES:
-            cond_t[cc].append(_function(condition_expression(cc, k)))
-    return (*(tuple(getters[n]) for n in FLAG_NAMES), tuple(mat_t),
-            MappingProxyType({cc: tuple(v) for cc, v in cond_t.items()}))
+            cond_t[cc].append(ref(condition_expression(cc, k)))
+    bodies = [_SLOT.sub(r"c.\1", e) for e in exprs]
+    src = "FNS = (\n" + "".join(f"    lambda c: {b},\n" for b in bodies) + ")\n"
+    ns: dict = {}
+    exec(compile(src, "<goasm-flags>", "exec"), ns)  # noqa: S102 - our own text
+    fns = ns["FNS"]
+    return (*(tuple(fns[i] for i in getters[n]) for n in FLAG_NAMES),
+            tuple(fns[i] for i in mat_t),
+            MappingProxyType({cc: tuple(fns[i] for i in v) for cc, v in cond_t.items()}))
 
 
 CF_BY_KIND, PF_BY_KIND, AF_BY_KIND, ZF_BY_KIND, SF_BY_KIND, OF_BY_KIND, \

@@ -3,13 +3,17 @@ loops that run them.
 
 Run loop (DESIGN.md, "Performance design"): every instruction of ``image.code`` is
 compiled once, at construction, into a closure returning the next pc
-(:mod:`goasm.machine.semantics`); natives are closures too, so the fast loop is only
-``pc = code[pc]()`` in chunks of a ``range`` — no hook checks, no step counter per
-instruction, no parsing. ``cpu.pc`` is written back before natives, syscalls and when
-the loop ends or faults. Hooks (:meth:`Machine.add_hook`: before or after every
-instruction, at given addresses, on system calls, on memory accesses) and a callable
-``until`` switch :meth:`Machine.run` to a separate, slower loop; memory hooks added with
-``precise=False`` keep the fast loop (the memory watches them at page granularity).
+(:mod:`goasm.machine.semantics`); natives are closures too. The fast loop
+(:meth:`Machine._run_translated`) dispatches ``pc = table[pc]()`` where hot code has
+been translated into one Python function per region, registers and flags in locals
+(:mod:`goasm.machine.translate`, built from the same handler output as the closures);
+``GOASM_ENGINE=closure`` runs the closures instead (:meth:`Machine._run_closures`).
+``cpu.pc`` is written back before natives, syscalls and when the loop ends or faults.
+Hooks (:meth:`Machine.add_hook`: before or after every instruction, at given addresses,
+on system calls, on memory accesses) and a callable ``until`` switch :meth:`Machine.run`
+to a separate, slower loop -- except when only ``instruction`` hooks are installed,
+which translated regions call inline; memory hooks added with ``precise=False`` keep the
+fast loop (the memory watches them at page granularity).
 
 Stopping (:class:`StopReason`): ``run`` returns when the program exits (``"exit"``, via
 :class:`ProgramExit`), when pc reaches ``until`` (``"until"``), when this call's
@@ -535,6 +539,7 @@ class Machine:
         tr = self._translator()
         if tr is None:
             return self._run_closures(until, max_steps)
+        tr.check_memory()
         if self._hooks:
             if until is not None and self.cpu.pc == until:
                 return self._run_slow(until, max_steps)

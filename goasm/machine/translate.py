@@ -31,6 +31,27 @@ Regions
     the whole ``cpu``) are bracketed: everything dirty is written back before, the
     locals reloaded after.
 
+Memory operands
+    A load ``x = rdN(a)`` or store ``wrN(a, v)`` becomes an inline lookup in the
+    memory's fast page tables (``Memory._r``/``_w``) and a ``struct`` access, with the
+    method call only on a miss (unmapped, read-only, watched or copy-on-write page, or
+    an access crossing a page), as :mod:`goasm.machine.memory` prescribes for code
+    that reads those tables.
+
+Cold code and hot spots
+    Until a pc is hot its table entry runs the instruction's closure. Only entries
+    reached by a jump, call, return or region exit count towards :data:`HOT` (code
+    executed instruction by instruction would otherwise grow a region at every pc).
+
+Hooks
+    With only ``instruction`` hooks installed, :meth:`Machine.run
+    <goasm.machine.machine.Machine.run>` uses a second table whose regions keep the
+    handlers' bodies as they are (state in the CPU, not in locals) and call the hooks
+    inline before each instruction with ``cpu.pc`` and ``machine.steps`` current, as
+    the slow loop does; a hook that returns a value stops the run, one that moves
+    ``cpu.pc`` or changes the hooks hands control back to the run loop. Other hook
+    kinds use the slow loop.
+
 Exactness
     Every dispatched callable consumes *fuel* (``fuel[0]``, the instructions this run
     may still execute) for each instruction it starts, and never more than it has: a
@@ -78,7 +99,9 @@ _SLOT = re.compile(r"\bcpu\.(fk|fa|fb|fr|fc)\b")
 _TABLE_CALL = re.compile(r"\b(_o[0-9a-f]+)\[cpu\.fk\]\(cpu\)")
 _CPU_ATTR = re.compile(r"\bcpu\b(?:\s*\.\s*(\w+))?")
 _SYNC_NAMES = re.compile(r"\b(?:m|mem|regs)\b")
-_RESERVED = re.compile(r"\b(?:_G\d+|_S[a-z]+|_F|_N|_I|_X|_single|_unwind|fuel|_region)\b")
+_RESERVED = re.compile(r"\b(?:_G\d+|_S[a-z]+|_F|_N|_I|_B|_v|_pg|_MR|_MW|_RD\d+|_WR\d+"
+                       r"|_h\d+|_ht|_single|_unwind|fuel|_region)\b")
+"""Names the region code uses itself: a handler body using one is not translated."""
 _MARK = re.compile(r"\x00(\w+)\x00")
 _TEMPLATE_SLOT = re.compile(r"\b(fa|fb|fr|fc)\b")
 _FREE_CPU_ATTRS = frozenset({"df", "tsc", "fs_base", "gs_base", "xmm", "rflags_rest"})
@@ -95,11 +118,15 @@ comparisons and subscripts of its own tables cannot)."""
 
 def engine_from_env() -> tuple[str, int]:
     """(engine, hot threshold) from ``GOASM_ENGINE`` / ``GOASM_HOT`` (module docstring)."""
+    from goasm.errors import GoasmError
+
     engine = os.environ.get("GOASM_ENGINE", "translate").strip().lower() or "translate"
     if engine not in ENGINES:
-        raise ValueError(f"GOASM_ENGINE={engine!r}: expected one of {', '.join(ENGINES)}")
-    hot = os.environ.get("GOASM_HOT", "")
-    threshold = int(hot) if hot.strip() else (1 if engine == "eager" else HOT)
+        raise GoasmError(f"GOASM_ENGINE={engine!r}: expected one of {', '.join(ENGINES)}")
+    hot = os.environ.get("GOASM_HOT", "").strip()
+    if hot and not hot.isdigit():
+        raise GoasmError(f"GOASM_HOT={hot!r}: expected a number of dispatches")
+    threshold = int(hot) if hot else (1 if engine == "eager" else HOT)
     return engine, max(threshold, 1)
 
 
@@ -689,6 +716,18 @@ class Translator:
         self.barriers: set[int] = set()
         self._info: dict[int, object] = {}
         self._table_kinds = _table_kinds()
+
+    def check_memory(self) -> None:
+        """Regions inline lookups in the memory's fast page tables (``Memory._r`` and
+        ``_w``); if the memory ever replaced those dicts, forget every region."""
+        mem = self.machine.mem
+        if self.inline_memory and (getattr(mem, "_r", None) is not self.memory_env[0]
+                                   or getattr(mem, "_w", None) is not self.memory_env[1]):
+            self.inline_memory = isinstance(getattr(mem, "_r", None), dict) and \
+                isinstance(getattr(mem, "_w", None), dict)
+            self.memory_env = _memory_env(mem) if self.inline_memory else (None,) * 8
+            self.table = _Table(self)
+            self.hooked = None
 
     def hooked_table(self, hooks: tuple, hook_table) -> _Table:
         """The table whose entries call ``hooks`` before every instruction."""
