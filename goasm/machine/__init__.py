@@ -29,6 +29,14 @@ the API and CLI). Modules and their single owners:
   ``call(addr, return_addr)``, ``jump(addr)``, ``step()``, ``run(*, until=None,
   max_steps=None) -> StopReason``, ``exit(status)`` (raises :class:`ProgramExit`).
 - ``report.py``: Go-style crash reports for faults.
+- ``translate.py``: the fast path. Hot code (a pc entered 16 times; ``GOASM_HOT``) is
+  translated into one Python function per region, built from the *same* source the
+  handlers emit for the per-instruction closures (registers and flag slots become
+  locals); ``GOASM_ENGINE=translate|eager|closure`` selects the engine. Steps, faults
+  and ``instruction`` hooks behave exactly as in the closure loop
+  (tests/test_translate.py checks the engines against each other).
+- ``validate.py``: operand forms Go's assembler rejects (``invalid instruction``) are
+  refused when the machine compiles the image (a LinkError with file:line).
 
 The runtime model (``runtime.py``), Linux syscalls (``syscalls.py``), the initial process
 stack (``process.py``) and the g/m/gobuf/stack layouts (``layout.py``) build on these.
