@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from goasm import api
 from goasm.machine.layout import default_layout
+from goasm.machine.state import PRESETS
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "examples" / "hello" / "hello.s"
@@ -89,7 +90,7 @@ def test_bootstrap_property_any_argv_env(argv, env):
             arg.decode("latin-1").encode()
 
 
-@pytest.mark.parametrize("cpu", ["intel", "amd"])
+@pytest.mark.parametrize("cpu", sorted(PRESETS))
 def test_bootstrap_relations_every_cpu_preset(cpu):
     check_bootstrap(bootstrap_state([], [], cpu=cpu), [], [])
 
