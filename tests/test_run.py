@@ -70,9 +70,7 @@ def check_bootstrap(state, argv, env):
 def test_bootstrap_property_any_argv_env(argv, env):
     from goasm.machine.process import start_process  # noqa: F401  (API under test)
 
-    proc = api.start([HELLO], argv=[a.decode("latin-1") for a in argv],
-                     env=[e.decode("latin-1") for e in env], stdout=io.BytesIO(),
-                     stderr=io.BytesIO())
+    proc = api.start([HELLO], argv=argv, env=env, stdout=io.BytesIO(), stderr=io.BytesIO())
     m = proc.machine
     reason = m.run(until=m.image.lookup("runtime·check").addr)
     assert reason.kind == "until"
@@ -86,8 +84,10 @@ def test_bootstrap_property_any_argv_env(argv, env):
     assert argc == 1 + len(argv)
     assert argv_ptr == proc.entry_sp + 8
     for i, arg in enumerate(argv):
-        assert m.mem.read_cstring(m.mem.read_u64(argv_ptr + 8 * (i + 1))) == \
-            arg.decode("latin-1").encode()
+        assert m.mem.read_cstring(m.mem.read_u64(argv_ptr + 8 * (i + 1)), limit=64) == arg
+    envp = argv_ptr + 8 * (len(argv) + 2)
+    for i, var in enumerate(env):
+        assert m.mem.read_cstring(m.mem.read_u64(envp + 8 * i), limit=64) == var
 
 
 @pytest.mark.parametrize("cpu", sorted(PRESETS))
