@@ -33,10 +33,9 @@ from unicorn import x86_const as X  # noqa: E402
 from goasm import ir  # noqa: E402
 from goasm.arch.amd64 import CONDITIONS  # noqa: E402
 from goasm.errors import MachineFault  # noqa: E402
-from goasm.image import TEXT_BASE, Function, Image, LInstr, Symbol, SymKind, Target  # noqa: E402
 from goasm.machine import flags as fl  # noqa: E402
 from goasm.machine.machine import Machine  # noqa: E402
-from goasm.parse import parse_source  # noqa: E402
+from snippets import link_snippet  # noqa: E402
 
 CODE = 0x100000
 SCRATCH = 0x200000
@@ -455,43 +454,6 @@ def machine_code(go_cmd):
 
 
 # --------------------------------------------------------------------------- goasm side
-
-def link_snippet(body: str) -> tuple[Image, int, int]:
-    """A one-function image for a snippet: labels and n(PC) resolved; prefixes merged.
-    Returns (image, entry address, end address)."""
-    prog = parse_source(f"TEXT ·f(SB), 516, $0\n{body}\n", "form.s")
-    stmts = [s for s in prog.statements if not isinstance(s, ir.Text)]
-    addr = TEXT_BASE
-    labels: dict[str, int] = {}
-    items = []
-    pending: list[str] = []
-    for s in stmts:
-        if isinstance(s, ir.Label):
-            labels[s.name] = addr
-        elif s.op in PREFIXES and not s.args:
-            pending.append(s.op)
-        else:
-            items.append((addr, s, tuple(pending)))
-            pending = []
-            addr += 1
-    image = Image()
-    for i, (a, s, prefixes) in enumerate(items):
-        args = []
-        for arg in s.args:
-            if isinstance(arg, ir.LabelRef):
-                arg = Target(labels[arg.name], label=arg.name)
-            elif isinstance(arg, ir.PCRel):
-                arg = Target(a + arg.delta)
-            args.append(arg)
-        image.code[a] = LInstr(addr=a, op=s.op, args=tuple(args), pos=s.pos, func="main.f",
-                               index=i, prefixes=prefixes)
-    sym = Symbol("main.f", TEXT_BASE, addr - TEXT_BASE, SymKind.TEXT)
-    image.symbols["main.f"] = sym
-    image.functions["main.f"] = Function(sym, prog.statements[0], 516, 0, None,
-                                         tuple(image.code.values()))
-    image.index_symbols()
-    return image, TEXT_BASE, addr
-
 
 # --------------------------------------------------------------------------- comparison
 

@@ -41,12 +41,10 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from unicorn import x86_const as X  # noqa: E402
 
-from goasm import ir  # noqa: E402
 from goasm.errors import MachineFault, UnimplementedError  # noqa: E402
-from goasm.image import TEXT_BASE, Function, Image, LInstr, Symbol, SymKind  # noqa: E402
 from goasm.machine import flags as fl  # noqa: E402
 from goasm.machine.machine import Machine  # noqa: E402
-from goasm.parse import parse_source  # noqa: E402
+from snippets import link_snippet  # noqa: E402
 
 CODE = 0x100000
 SCRATCH = 0x200000
@@ -373,24 +371,6 @@ def assemble(go: str, forms) -> list[bytes]:
 @pytest.fixture(scope="session")
 def machine_code(go_cmd):
     return assemble(go_cmd, FORMS)
-
-
-def link_snippet(body: str):
-    """A one-function image of straight-line code: (image, entry, end)."""
-    prog = parse_source(f"TEXT ·f(SB), 516, $0\n{body}\n", "form.s")
-    stmts = [s for s in prog.statements if not isinstance(s, ir.Text)]
-    image = Image()
-    addr = TEXT_BASE
-    for i, s in enumerate(stmts):
-        image.code[addr] = LInstr(addr=addr, op=s.op, args=tuple(s.args), pos=s.pos,
-                                  func="main.f", index=i, prefixes=())
-        addr += 1
-    sym = Symbol("main.f", TEXT_BASE, addr - TEXT_BASE, SymKind.TEXT)
-    image.symbols["main.f"] = sym
-    image.functions["main.f"] = Function(sym, prog.statements[0], 516, 0, None,
-                                         tuple(image.code.values()))
-    image.index_symbols()
-    return image, TEXT_BASE, addr
 
 
 # --------------------------------------------------------------------------- states
