@@ -136,3 +136,27 @@ def unary(e, args, fn, *, mem_width: int = 16, align: bool = True, imm: bool = F
     e.emit(f"s = {s}")
     e.write(dst, 16, e.call(fn, "s", *extra))
     e.next()
+
+
+def blendv_lanes(width: int):
+    """The value function of the variable blends (SDM: PBLENDVB, BLENDVPS, BLENDVPD): lane
+    i of ``width`` bytes from ``s`` when the top bit of ``mask``'s lane i is set, else
+    from ``d``."""
+    top = 8 * width - 1
+    full = (1 << (8 * width)) - 1
+
+    def fn(d, s, mask):
+        sel = join([full if m >> top else 0 for m in split(mask, width)], width)
+        return (s & sel) | (d & ~sel & M128)
+    return fn
+
+
+def blendv(e, args, fn) -> None:
+    """The shared body of PBLENDVB/BLENDVPS/BLENDVPD ``X0, src, dst`` (X0 implicit)."""
+    mask, src, dst = need(args, 3)
+    if mask.kind != "xmm" or mask.index != 0:
+        raise BadForm("the mask operand must be X0")
+    xmm(dst)
+    e.emit(f"s = {read_src(e, src, 16)}")
+    e.write(dst, 16, e.call(fn, f"xmm[{e.const(dst.index)}]", "s", "xmm[0]"))
+    e.next()

@@ -234,27 +234,12 @@ def unpck(e, args, fn):
     lanes.binary(e, args, fn)
 
 
-def _blendv_lanes(width):
-    top = 8 * width - 1
-    full = (1 << (8 * width)) - 1
-
-    def fn(d, s, mask):
-        sel = join([full if m >> top else 0 for m in split(mask, width)], width)
-        return (s & sel) | (d & ~sel & M128)
-    return fn
-
-
-@handles(("BLENDVPS", dict(fn=_blendv_lanes(4))), ("BLENDVPD", dict(fn=_blendv_lanes(8))))
+@handles(("BLENDVPS", dict(fn=lanes.blendv_lanes(4))),
+         ("BLENDVPD", dict(fn=lanes.blendv_lanes(8))))
 def blendv(e, args, fn):
     """``BLENDVPS X0, src, dst``: lane i from src when the sign bit of X0's lane i is set
     (SDM: BLENDVPS, BLENDVPD; X0 is implicit)."""
-    mask, src, dst = need(args, 3)
-    if mask.kind != "xmm" or mask.index != 0:
-        raise BadForm("the mask operand must be X0")
-    xmm(dst)
-    e.emit(f"s = {lanes.read_src(e, src, 16)}")
-    e.write(dst, 16, e.call(fn, f"xmm[{e.const(dst.index)}]", "s", "xmm[0]"))
-    e.next()
+    lanes.blendv(e, args, fn)
 
 
 def _insertps(d, s, imm):

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from goasm.machine import flags as fl
 from goasm.machine.ops.base import MASK_TEXT, BadForm, handles
-from goasm.machine.ops.lanes import (M128, binary, imm8, join, need, read_src, repeat,
-                                     split, split_signed, unary, xmm)
+from goasm.machine.ops.lanes import (M128, binary, blendv, blendv_lanes, imm8, join, need,
+                                     read_src, repeat, split, split_signed, unary, xmm)
 
 _SIZE = {"B": 1, "W": 2, "L": 4, "Q": 8}
 
@@ -401,34 +401,13 @@ def _pblendw(d, s, imm):
     return join([b[i] if imm >> i & 1 else a[i] for i in range(8)], 2)
 
 
-def _blendv(width):
-    top = 8 * width - 1
-    full = (1 << (8 * width)) - 1
-
-    def fn(d, s, mask):
-        sel = join([full if m >> top else 0 for m in split(mask, width)], width)
-        return (s & sel) | (d & ~sel & M128)
-    return fn
-
-
 @handles(("PBLENDW", {}))
 def pblendw(e, args):
     """``PBLENDW $imm, src, dst``: word i from src when imm bit i is set (SDM: PBLENDW)."""
     binary(e, args, _pblendw, imm=True)
 
 
-def blendv(e, args, fn):
-    """The shared body of PBLENDVB/BLENDVPS/BLENDVPD ``X0, src, dst`` (X0 implicit)."""
-    mask, src, dst = need(args, 3)
-    if mask.kind != "xmm" or mask.index != 0:
-        raise BadForm("the mask operand must be X0")
-    xmm(dst)
-    e.emit(f"s = {read_src(e, src, 16)}")
-    e.write(dst, 16, e.call(fn, f"xmm[{e.const(dst.index)}]", "s", "xmm[0]"))
-    e.next()
-
-
-@handles(("PBLENDVB", dict(fn=_blendv(1))))
+@handles(("PBLENDVB", dict(fn=blendv_lanes(1))))
 def pblendvb(e, args, fn):
     """``PBLENDVB X0, src, dst``: byte i from src when bit 7 of byte i of X0 is set (SDM:
     PBLENDVB)."""
