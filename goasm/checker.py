@@ -74,11 +74,16 @@ class CheckError(GoasmError):
 
 
 class _Frame:
-    __slots__ = ("fn", "sig", "entry_sp", "entry_bp", "r14", "r15", "x15", "written",
+    """One live call: ``fn`` is the function running in it now (a tail call replaces
+    it), ``abi`` the ABI of the function that was called (its caller's contract: a RET
+    reached through a tail jump into a helper of the other ABI is judged by it)."""
+
+    __slots__ = ("fn", "abi", "sig", "entry_sp", "entry_bp", "r14", "r15", "x15", "written",
                  "args_size", "res_lo", "res_hi", "reported")
 
     def __init__(self, fn, sig, entry_sp, regs, xmm) -> None:
         self.fn = fn
+        self.abi = fn.symbol.abi
         self.sig = sig
         self.entry_sp = entry_sp
         self.entry_bp = regs[5]
@@ -291,7 +296,7 @@ class Checker:
         fn = self._entries.get(pc)
         if fn is not None:
             self._entry(fn, pc)
-        elif pc in self._rets:
+        if pc in self._rets:        # also a function whose first instruction is RET
             self._ret(pc)
 
     def _entry(self, fn, pc: int) -> None:
@@ -342,7 +347,7 @@ class Checker:
         if regs[5] != f.entry_bp:
             self._report("bp", pc, fn, f"{name}: RET with BP = {regs[5]:#x}, not the "
                          f"caller's {f.entry_bp:#x} (BP not restored)")
-        if fn.symbol.abi == "ABIInternal":
+        if f.abi == "ABIInternal":
             if regs[14] != f.r14:
                 self._report("callee-saved", pc, fn, f"{name}: ABIInternal function "
                              f"returns with R14 = {regs[14]:#x}, not g ({f.r14:#x})")
@@ -353,7 +358,7 @@ class Checker:
                 self._report("callee-saved", pc, fn, f"{name}: ABIInternal function "
                              f"returns with R15 = {regs[15]:#x}, not {f.r15:#x} (dynamic "
                              "linking: R15 holds the GOT pointer)", key="R15")
-        if f.sig is not None and f.sig.results and fn.symbol.abi != "ABIInternal":
+        if f.sig is not None and f.sig.results and f.abi != "ABIInternal":
             base = f.res_lo
             for slot in f.sig.result_slots():
                 lo = slot.offset - base
@@ -377,6 +382,8 @@ class Checker:
         sp = regs[4]
         st = self._stack_for(sp)
         frames = st.frames
+        while frames and frames[-1].entry_sp < sp:      # returned or abandoned
+            frames.pop()
         f = frames[-1] if frames else None
         fn, op, sp_rel = self._insinfo(pc)
         if f is not None and f.fn is not fn:

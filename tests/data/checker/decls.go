@@ -17,3 +17,6 @@ func badsize(a, b int64) int64
 func clean(a int64, xs []int64) (sum int64, ok bool)
 func leaf(a int64) int64
 func internal(a int) int
+func callsempty(a int64) int64
+func empty()
+func tailinternal(a int) int
