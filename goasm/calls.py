@@ -620,7 +620,8 @@ class _CallFrame:
         regs = m.cpu.regs
         xmm = m.cpu.xmm
         regs[:] = [0] * 16
-        xmm[:] = [0] * 16
+        xmm[:] = [0] * len(xmm)
+        m.cpu.vhi[:] = [0] * len(xmm)
         m.cpu.set_rflags(0)
         for name, value in (getattr(state, "regs", None) or {}).items():
             if name in ("SP", "BP", "R14", "g", "PC"):

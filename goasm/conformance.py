@@ -222,6 +222,11 @@ def exclusion(op: str, ins) -> str | None:
         return HOST_OPS[op]
     if op.startswith("J") or op in ("CALL", "RET", "LOOP", "LOOPEQ", "LOOPNE", "JMP"):
         return "control transfer (pc-relative target)"
+    if op.startswith("V") or any(re.fullmatch(r"[YZ]\d+|K[0-7]|X(1[6-9]|2\d|3[01])", r)
+                                 for r in regs):
+        # Unicorn rejects 256-bit VEX and all EVEX, and this runner's state has only
+        # X0-X15: VEX/EVEX forms are checked against the CPU oracle instead.
+        return "VEX/EVEX form (checked against the CPU oracle)"
     for a in ins.args:
         if isinstance(a, (ir.PCRel, ir.LabelRef)) or (
                 isinstance(a, ir.Mem) and a.kind in (ir.NameKind.EXTERN, ir.NameKind.STATIC)):
@@ -1226,18 +1231,17 @@ class GoasmEngine:
         m = self.m
         cpu = m.cpu
         cpu.regs[:] = s.regs
-        cpu.xmm[:] = s.xmm
+        cpu.xmm[:len(s.xmm)] = s.xmm
         cpu.set_rflags(s.flags)
-        if hasattr(cpu, "mxcsr"):
-            cpu.mxcsr = MXCSR_DEFAULT
+        cpu.mxcsr = MXCSR_DEFAULT
         m.mem.write(DATA, bytes(s.data))
         cpu.pc = form.addr
         try:
             m.step()
         except MachineFault as exc:
             return Outcome(exc.signal)
-        return Outcome(None, list(cpu.regs), list(cpu.xmm), cpu.get_rflags(),
-                       m.mem.read(DATA, DATA_SIZE), getattr(cpu, "mxcsr", None))
+        return Outcome(None, list(cpu.regs), list(cpu.xmm[:len(s.xmm)]), cpu.get_rflags(),
+                       m.mem.read(DATA, DATA_SIZE), cpu.mxcsr if MXCSR_MODELLED else None)
 
 
 # Legacy SSE instructions whose memory operand is not a 16-byte aligned m128: scalar and
@@ -1255,6 +1259,11 @@ PINSRD PINSRQ PINSRW PMOVSXBD PMOVSXBQ PMOVSXBW PMOVSXDQ PMOVSXWD PMOVSXWQ PMOVZ
 PMOVZXBQ PMOVZXBW PMOVZXDQ PMOVZXWD PMOVZXWQ RCPSS ROUNDSD ROUNDSS RSQRTSS SQRTSD SQRTSS
 SUBSD SUBSS UCOMISD UCOMISS
 """.split())
+
+
+MXCSR_MODELLED = False
+"""Whether goasm's arithmetic sets MXCSR's exception flags yet (then MXCSR is compared
+with the oracle after every form). Until then only the rounding control is read."""
 
 
 def required_alignment(form) -> int:

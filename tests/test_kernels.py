@@ -116,7 +116,7 @@ class Kernels:
     def _prepare(self, rng) -> None:
         cpu = self.m.cpu
         cpu.regs[:] = [rng.getrandbits(64) for _ in range(16)]
-        cpu.xmm[:] = [rng.getrandbits(128) for _ in range(15)] + [0]     # X15 = 0
+        cpu.xmm[:16] = [rng.getrandbits(128) for _ in range(15)] + [0]     # X15 = 0
         cpu.set_rflags(0x202)
         cpu.regs[14] = G_AREA
 

@@ -650,11 +650,11 @@ def test_jump_to_nowhere():
 
 
 def test_unimplemented_instruction_fails_only_when_executed():
-    m = machine("TEXT ·main(SB), 4, $0\nJMP skip\nVPADDQ Y1, Y2, Y3\nBYTE $0x90\nskip:\n"
-                "MOVQ $1, AX\nVPADDQ Y1, Y2, Y3\n")
+    m = machine("TEXT ·main(SB), 4, $0\nJMP skip\nFSQRT\nBYTE $0x90\nskip:\n"
+                "MOVQ $1, AX\nFSQRT\n")
     with pytest.raises(UnimplementedError) as exc:
         m.run()
-    assert str(exc.value) == "/src/test.s:7:1: unimplemented instruction VPADDQ"
+    assert str(exc.value) == "/src/test.s:7:1: unimplemented instruction FSQRT"
     assert m.reg("AX") == 1 and m.cpu.pc == TEXT_BASE + 4
     m = machine("TEXT ·main(SB), 4, $0\nBYTE $0x90\n")
     with pytest.raises(UnimplementedError, match=r"test.s:2:1: unimplemented instruction "
@@ -774,8 +774,16 @@ def test_reg_names_and_entry():
     m.set_reg("RFLAGS", fl.ZF | fl.DF)
     assert m.reg("R14") == 5 and m.reg("AX") == 0xFF00 and m.reg("X15") == (1 << 128) - 1
     assert m.reg("RFLAGS") & 0xFFF == fl.ZF | fl.DF | 0x202
-    with pytest.raises(KeyError):
-        m.reg("Y0")
+    m.set_reg("Y1", -1)          # a VEX-style write: bits above 256 are zeroed
+    m.set_reg("Z2", -1)
+    m.set_reg("X2", 0)           # a legacy-SSE-style write: bits above 128 kept
+    m.set_reg("K3", 1 << 70 | 5)
+    assert m.reg("Z1") == m.reg("Y1") == (1 << 256) - 1 and m.reg("X1") == (1 << 128) - 1
+    assert m.reg("Z2") == (1 << 512) - 1 - ((1 << 128) - 1) and m.reg("K3") == 5
+    assert m.reg("MXCSR") == 0x1F80
+    for bad in ("Y32", "Z07", "K8", "W0"):
+        with pytest.raises(KeyError):
+            m.reg(bad)
     assert "main.main" in m.where()
 
 

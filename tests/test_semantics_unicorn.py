@@ -608,7 +608,7 @@ class GoasmRunner:
     def run(self, state):
         m = self.m
         m.cpu.regs[:] = state["regs"]
-        m.cpu.xmm[:] = state["xmm"]
+        m.cpu.xmm[:16] = state["xmm"]
         m.cpu.set_rflags(state["flags"])
         m.mem.write(SCRATCH, bytes(state["scratch"]))
         m.mem.write(STACK, bytes(state["stack"]))
@@ -621,7 +621,7 @@ class GoasmRunner:
         return {
             "fault": fault,
             "regs": list(m.cpu.regs),
-            "xmm": list(m.cpu.xmm),
+            "xmm": list(m.cpu.xmm[:16]),
             "flags": m.cpu.get_rflags(),
             "scratch": m.mem.read(SCRATCH, REGION),
             "stack": m.mem.read(STACK, REGION),

@@ -540,7 +540,7 @@ class GoasmRunner:
     def run(self, state):
         m = self.m
         m.cpu.regs[:] = state["regs"]
-        m.cpu.xmm[:] = state["xmm"]
+        m.cpu.xmm[:16] = state["xmm"]
         m.cpu.set_rflags(state["flags"])
         m.mem.write(SCRATCH, bytes(state["scratch"]))
         m.mem.write(STACK, bytes(state["stack"]))
@@ -550,7 +550,7 @@ class GoasmRunner:
             m.run(until=self.end, max_steps=100)
         except MachineFault as exc:
             fault = exc.signal
-        return {"fault": fault, "regs": list(m.cpu.regs), "xmm": list(m.cpu.xmm),
+        return {"fault": fault, "regs": list(m.cpu.regs), "xmm": list(m.cpu.xmm[:16]),
                 "flags": m.cpu.get_rflags(), "scratch": m.mem.read(SCRATCH, REGION)}
 
 

@@ -437,18 +437,18 @@ def translated_runner(goroot):
             m = self.m
             cpu = m.cpu
             cpu.regs[:] = s.regs
-            cpu.xmm[:] = s.xmm
+            cpu.xmm[:len(s.xmm)] = s.xmm
             cpu.set_rflags(s.flags)
-            if hasattr(cpu, "mxcsr"):
-                cpu.mxcsr = C.MXCSR_DEFAULT
+            cpu.mxcsr = C.MXCSR_DEFAULT
             m.mem.write(C.DATA, bytes(s.data))
             cpu.pc = form.addr
             try:
                 m.run(until=form.ins.next_addr, max_steps=1)
             except Fault as exc:
                 return C.Outcome(exc.signal)
-            return C.Outcome(None, list(cpu.regs), list(cpu.xmm), cpu.get_rflags(),
-                             m.mem.read(C.DATA, C.DATA_SIZE), getattr(cpu, "mxcsr", None))
+            return C.Outcome(None, list(cpu.regs), list(cpu.xmm[:len(s.xmm)]), cpu.get_rflags(),
+                             m.mem.read(C.DATA, C.DATA_SIZE),
+                             cpu.mxcsr if C.MXCSR_MODELLED else None)
 
     runner = C.Runner(suite)
     eager(suite.machine())

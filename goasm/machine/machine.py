@@ -187,6 +187,15 @@ def _no_syscall(machine: "Machine") -> None:
 _SIGNALS_WITH_PC_ADDR = frozenset({"SIGFPE", "SIGILL"})
 
 
+def _vector_register(name: str):
+    """``(index, width in bytes)`` for X0..X31, Y0..Y31, Z0..Z31, else None."""
+    width = {"X": 16, "Y": 32, "Z": 64}.get(name[:1])
+    if width is None or not name[1:].isdigit() or int(name[1:]) >= 32 or name[1:2] == "0" \
+            and len(name) > 2:
+        return None
+    return int(name[1:]), width
+
+
 class Machine:
     """Executes an :class:`goasm.image.Image` (see the module docstring and
     ``goasm.machine``'s contract)."""
@@ -234,8 +243,9 @@ class Machine:
     # ---------------------------------------------------------------- registers
 
     def reg(self, name: str) -> int:
-        """A register by Plan 9 name: AX..R15 (64-bit), AL..R15B, AH..BH, X0..X15
-        (128-bit), ``g`` (R14), PC, RFLAGS, FS_BASE, GS_BASE."""
+        """A register by Plan 9 name: AX..R15 (64-bit), AL..R15B, AH..BH, X0..X31
+        (128-bit), Y0..Y31 (256-bit), Z0..Z31 (512-bit), K0..K7, MXCSR, ``g`` (R14), PC,
+        RFLAGS, FS_BASE, GS_BASE."""
         regs = self.cpu.regs
         if name == "g":
             name = "R14"
@@ -245,8 +255,14 @@ class Machine:
             return regs[BYTE_INDEX[name]] & 0xFF
         if name in HIGH_REG:
             return (regs[HIGH_REG[name]] >> 8) & 0xFF
-        if name[:1] == "X" and name[1:].isdigit() and int(name[1:]) < 16:
-            return self.cpu.xmm[int(name[1:])]
+        vec = _vector_register(name)
+        if vec is not None:
+            i, nbytes = vec
+            return self.cpu.get_vec(i) & ((1 << (8 * nbytes)) - 1)
+        if name[:1] == "K" and name[1:] in ("0", "1", "2", "3", "4", "5", "6", "7"):
+            return self.cpu.kreg[int(name[1:])]
+        if name == "MXCSR":
+            return self.cpu.mxcsr
         if name in ("PC", "IP", "RIP"):
             return self.cpu.pc
         if name in ("RFLAGS", "FLAGS"):
@@ -270,8 +286,19 @@ class Machine:
         elif name in HIGH_REG:
             i = HIGH_REG[name]
             regs[i] = (regs[i] & ~0xFF00 & M64) | ((value & 0xFF) << 8)
-        elif name[:1] == "X" and name[1:].isdigit() and int(name[1:]) < 16:
-            self.cpu.xmm[int(name[1:])] = value & ((1 << 128) - 1)
+        elif _vector_register(name) is not None:
+            # Like a load into the register: bits above its width are kept for X (as a
+            # legacy SSE write), zeroed for Y and Z (as a VEX/EVEX write).
+            i, nbytes = _vector_register(name)
+            value &= (1 << (8 * nbytes)) - 1
+            if nbytes == 16:
+                self.cpu.xmm[i] = value
+            else:
+                self.cpu.set_vec(i, value)
+        elif name[:1] == "K" and name[1:] in ("0", "1", "2", "3", "4", "5", "6", "7"):
+            self.cpu.kreg[int(name[1:])] = value & M64
+        elif name == "MXCSR":
+            self.cpu.mxcsr = value & 0xFFFFFFFF
         elif name in ("PC", "IP", "RIP"):
             self.cpu.pc = value
         elif name in ("RFLAGS", "FLAGS"):

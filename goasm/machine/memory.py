@@ -221,6 +221,11 @@ class Memory:
                 raise _fault(a & M64, write, pn in pages)
             pn += 1
 
+    def check(self, addr: int, n: int, *, write: bool = False) -> None:
+        """Raise the fault an access of ``n`` bytes at ``addr`` would raise, touching
+        nothing (masked vector stores check every selected element before writing)."""
+        self._check(addr & M64, n, write)
+
     def _notify(self, kind: str, addr: int, n: int, data) -> None:
         if self.muted:
             return
@@ -356,6 +361,10 @@ class Memory:
         """The little-endian 128-bit value at ``addr`` (XMM loads)."""
         return int.from_bytes(self.read(addr, 16), "little")
 
+    def read_int(self, addr: int, n: int) -> int:
+        """The little-endian ``n``-byte value at ``addr`` (32/64-byte vector loads)."""
+        return int.from_bytes(self.read(addr, n), "little")
+
     def write_u8(self, addr: int, value: int) -> None:
         """Store the low byte of ``value`` at ``addr``."""
         page = self._w.get(addr >> PAGE_SHIFT)
@@ -394,6 +403,11 @@ class Memory:
     def write_u128(self, addr: int, value: int) -> None:
         """Store ``value`` (masked to 128 bits) little-endian at ``addr``."""
         self.write(addr, (value & ((1 << 128) - 1)).to_bytes(16, "little"))
+
+    def write_int(self, addr: int, n: int, value: int) -> None:
+        """Store ``value`` (masked to ``n`` bytes) little-endian at ``addr`` (32/64-byte
+        vector stores)."""
+        self.write(addr, (value & ((1 << (8 * n)) - 1)).to_bytes(n, "little"))
 
     # ---------------------------------------------------------------- watchpoints
 

@@ -46,7 +46,8 @@ class Compiler:
         cpu, mem = machine.cpu, machine.mem
         self.env = (cpu, cpu.regs, cpu.xmm, mem.read_u8, mem.read_u16, mem.read_u32,
                     mem.read_u64, mem.read_u128, mem.write_u8, mem.write_u16, mem.write_u32,
-                    mem.write_u64, mem.write_u128, machine, mem)
+                    mem.write_u64, mem.write_u128, machine, mem, cpu.vhi, cpu.kreg,
+                    mem.read_int, mem.write_int)
         self._factories: dict[str, object] = {}
 
     def factory(self, src: str):
@@ -74,9 +75,9 @@ class Compiler:
             entry = _alias_entry(op)
         if entry is None:
             return unimplemented(f"unimplemented instruction {ins.op}", ins.pos)
-        if ins.suffixes:
-            return unimplemented(f"unimplemented instruction {ins.mnemonic}", ins.pos)
         handler, kwargs = entry
+        if ins.suffixes and not getattr(handler, "goasm_suffixes", False):
+            return unimplemented(f"unimplemented instruction {ins.mnemonic}", ins.pos)
         e = Emitter(self, ins)
         try:
             args = tuple(decode(a, self.machine.image) for a in ins.args)

@@ -207,22 +207,45 @@ class CPUModel:
         return self.leaves.get((leaf, subleaf), (0, 0, 0, 0))
 
 
+NVEC = 32
+"""Vector registers V0..V31 (X/Y/Z0..31, SDM Vol. 1, 15.1: AVX-512 has 32 registers of
+512 bits; X/Y16..31 and Z are reachable only through EVEX)."""
+NK = 8
+"""Opmask registers K0..K7 (SDM Vol. 1, 15.1.3)."""
+MXCSR_RESET = 0x1F80
+"""MXCSR after reset and for a new Linux process (SDM Vol. 1, 10.2.3.1): all exceptions
+masked, round to nearest, FTZ and DAZ off."""
+M128 = (1 << 128) - 1
+
+
 class CPU:
     """One hardware thread's registers.
 
-    Attributes: ``regs`` (16 unsigned 64-bit ints), ``xmm`` (16 unsigned 128-bit ints),
-    ``pc``, ``fs_base``, ``gs_base``, ``df``, ``rflags_rest``, ``tsc`` (last RDTSC value),
-    and the lazy flag slots ``fk fa fb fr fc`` (see :mod:`goasm.machine.flags`).
+    Attributes: ``regs`` (16 unsigned 64-bit ints), the vector registers split in two
+    lists of :data:`NVEC` ints -- ``xmm[i]`` bits 0..127 of Vi and ``vhi[i]`` bits
+    128..511 of Vi shifted down (``Vi = xmm[i] | vhi[i] << 128``) -- ``kreg`` (the
+    :data:`NK` opmask registers, 64-bit), ``mxcsr``, ``pc``, ``fs_base``, ``gs_base``,
+    ``df``, ``rflags_rest``, ``tsc`` (last RDTSC value), and the lazy flag slots
+    ``fk fa fb fr fc`` (see :mod:`goasm.machine.flags`).
+
+    The split follows the SDM's rule for mixing encodings (Vol. 1, 14.1.3 "Processor
+    State" and 15.5): legacy SSE instructions write only bits 0..127 and leave the rest
+    as it was, so their handlers work on ``xmm`` alone; VEX and EVEX writes zero
+    everything above the operation width, so they write ``vhi`` too.
+
     During :meth:`goasm.machine.machine.Machine.run` ``pc`` is brought up to date before
     every native call, syscall and fault, and when run returns.
     """
 
-    __slots__ = ("regs", "xmm", "pc", "fs_base", "gs_base", "fk", "fa", "fb", "fr", "fc",
-                 "df", "rflags_rest", "tsc")
+    __slots__ = ("regs", "xmm", "vhi", "kreg", "mxcsr", "pc", "fs_base", "gs_base",
+                 "fk", "fa", "fb", "fr", "fc", "df", "rflags_rest", "tsc")
 
     def __init__(self) -> None:
         self.regs = [0] * 16
-        self.xmm = [0] * 16
+        self.xmm = [0] * NVEC
+        self.vhi = [0] * NVEC
+        self.kreg = [0] * NK
+        self.mxcsr = MXCSR_RESET
         self.pc = 0
         self.fs_base = 0
         self.gs_base = 0
@@ -248,20 +271,34 @@ class CPU:
         """One flag by name (``CF`` ``PF`` ``AF`` ``ZF`` ``SF`` ``OF`` ``DF`` ...) as 0/1."""
         return 1 if self.get_rflags() & getattr(fl, name) else 0
 
+    # ---------------------------------------------------------------- vectors
+
+    def get_vec(self, i: int) -> int:
+        """The whole 512-bit value of vector register ``i``."""
+        return self.xmm[i] | self.vhi[i] << 128
+
+    def set_vec(self, i: int, value: int) -> None:
+        """Set all 512 bits of vector register ``i``."""
+        self.xmm[i] = value & M128
+        self.vhi[i] = value >> 128 & ((1 << 384) - 1)
+
     # ---------------------------------------------------------------- snapshots
 
     def save(self) -> tuple:
         """An immutable copy of the whole state (for snapshots and thread switches)."""
-        return (tuple(self.regs), tuple(self.xmm), self.pc, self.fs_base, self.gs_base,
+        return (tuple(self.regs), tuple(self.xmm), tuple(self.vhi), tuple(self.kreg),
+                self.mxcsr, self.pc, self.fs_base, self.gs_base,
                 self.fk, self.fa, self.fb, self.fr, self.fc, self.df, self.rflags_rest,
                 self.tsc)
 
     def load(self, state: tuple) -> None:
         """Restore a :meth:`save` result in place (the register lists keep their identity)."""
-        (regs, xmm, self.pc, self.fs_base, self.gs_base, self.fk, self.fa, self.fb,
-         self.fr, self.fc, self.df, self.rflags_rest, self.tsc) = state
+        (regs, xmm, vhi, kreg, self.mxcsr, self.pc, self.fs_base, self.gs_base, self.fk,
+         self.fa, self.fb, self.fr, self.fc, self.df, self.rflags_rest, self.tsc) = state
         self.regs[:] = regs
         self.xmm[:] = xmm
+        self.vhi[:] = vhi
+        self.kreg[:] = kreg
 
     def __repr__(self) -> str:
         regs = " ".join(f"{n}={v:#x}" for n, v in zip(GPR64, self.regs))

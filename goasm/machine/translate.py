@@ -104,7 +104,8 @@ _RESERVED = re.compile(r"\b(?:_G\d+|_S[a-z]+|_F|_N|_I|_B|_v|_pg|_MR|_MW|_RD\d+|_
 """Names the region code uses itself: a handler body using one is not translated."""
 _MARK = re.compile(r"\x00(\w+)\x00")
 _TEMPLATE_SLOT = re.compile(r"\b(fa|fb|fr|fc)\b")
-_FREE_CPU_ATTRS = frozenset({"df", "tsc", "fs_base", "gs_base", "xmm", "rflags_rest"})
+_FREE_CPU_ATTRS = frozenset({"df", "tsc", "fs_base", "gs_base", "xmm", "vhi", "kreg", "mxcsr",
+                             "rflags_rest"})
 _FLAG_CPU_ATTRS = frozenset({"get_rflags", "set_rflags", "flag"})
 _MISSING = object()
 _READ_LINE = re.compile(r"(?P<dst>[A-Za-z_]\w*) = (?P<q>\()?rd(?P<n>8|16|32|64)"

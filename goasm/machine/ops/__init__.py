@@ -7,7 +7,8 @@ Each module registers its handlers with :func:`goasm.machine.ops.base.handles`;
 from __future__ import annotations
 
 FAMILIES = ("mov", "alu", "shift", "muldiv", "branch", "stack", "xchg", "bits", "string",
-            "misc", "sse", "sse_int", "sse_fp", "crypto", "strcmp", "bmi", "intext")
+            "misc", "sse", "sse_int", "sse_fp", "crypto", "strcmp", "bmi", "intext",
+            "vmov")
 
 
 def all_handlers():

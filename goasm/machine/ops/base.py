@@ -29,7 +29,7 @@ MASK_TEXT = MappingProxyType({1: "0xFF", 2: "0xFFFF", 4: "0xFFFFFFFF",
 BITS = MappingProxyType({1: 8, 2: 16, 4: 32, 8: 64, 16: 128})
 
 ENV_NAMES = ("cpu", "regs", "xmm", "rd8", "rd16", "rd32", "rd64", "rd128",
-             "wr8", "wr16", "wr32", "wr64", "wr128", "m", "mem")
+             "wr8", "wr16", "wr32", "wr64", "wr128", "m", "mem", "vhi", "kreg", "rdv", "wrv")
 
 # Condition suffix aliases for SETcc/CMOVcc, derived from the Jcc aliases cmd/asm accepts
 # (JAE -> JCC gives SETAE -> SETCC); Go itself only spells the canonical forms.
@@ -50,9 +50,12 @@ class Operand:
     """An operand decoded at compile time.
 
     ``kind``: ``gpr`` (``index``; ``high`` for AH..BH; ``byte_name`` when written as a
-    byte register), ``xmm`` (``index``), ``imm`` (``value``), ``mem`` and ``addr``
-    (effective address parts: ``base``/``index`` register numbers or None, ``scale``,
-    ``disp`` including a resolved symbol address, ``tls`` for FS-relative), ``target``
+    byte register), ``xmm`` (a vector register: ``index`` 0..31, ``vw`` its width as
+    written -- 16 for X, 32 for Y, 64 for Z), ``kreg`` (an opmask register, ``index``
+    0..7), ``imm`` (``value``), ``mem`` and ``addr`` (effective address parts:
+    ``base``/``index`` register numbers or None, ``scale``, ``disp`` including a resolved
+    symbol address, ``tls`` for FS-relative), ``vsib`` (a gather/scatter address whose
+    ``index`` is a vector register number, ``vw`` that register's width), ``target``
     (``value`` = branch address), ``tlsreg`` (the TLS pseudo-register), ``other``.
     """
 
@@ -67,6 +70,7 @@ class Operand:
     tls: bool = False
     direct: bool = False       # mem naming a symbol with no registers: CALL/JMP target
     fimm: float | None = None  # a FloatImm's value (its float32 bits for 4-byte reads)
+    vw: int = 0                # vector register width in bytes (xmm, vsib index)
     text: str = ""
 
     @property
@@ -89,8 +93,11 @@ def decode(arg, image) -> Operand:
             return Operand("gpr", index=BYTE_INDEX[name], byte_name=True, text=text)
         if name in HIGH_REG:
             return Operand("gpr", index=HIGH_REG[name], high=True, byte_name=True, text=text)
-        if name[:1] == "X" and name[1:].isdigit() and int(name[1:]) < 16:
-            return Operand("xmm", index=int(name[1:]), text=text)
+        vec = vector_register(name)
+        if vec is not None:
+            return Operand("xmm", index=vec[0], vw=vec[1], text=text)
+        if name in KREG_INDEX:
+            return Operand("kreg", index=KREG_INDEX[name], text=text)
         if name == "TLS":
             return Operand("tlsreg", text=text)
         return Operand("other", text=text)
@@ -108,6 +115,21 @@ def decode(arg, image) -> Operand:
         # *sym(SB): always a load through memory, never a direct branch.
         return attrs.evolve(_decode_mem(arg.target, image, "mem", text), direct=False)
     return Operand("other", text=text)
+
+
+VECTOR_WIDTH = MappingProxyType({"X": 16, "Y": 32, "Z": 64})
+KREG_INDEX = MappingProxyType({f"K{i}": i for i in range(8)})
+
+
+def vector_register(name: str):
+    """``(number, width in bytes)`` of a vector register name (X0..X31, Y0..Y31,
+    Z0..Z31), else None."""
+    width = VECTOR_WIDTH.get(name[:1])
+    digits = name[1:]
+    if width is None or not digits.isdigit() or (len(digits) > 1 and digits[0] == "0"):
+        return None
+    n = int(digits)
+    return (n, width) if n < 32 else None
 
 
 def _reg_number(name: str | None) -> int | None:
@@ -137,6 +159,11 @@ def _decode_mem(mem: ir.Mem, image, kind: str, text: str) -> Operand:
         direct = base is None and index is None
     elif mem.kind in (ir.NameKind.PARAM, ir.NameKind.AUTO) and base is None:
         base = "SP"
+    vindex = vector_register(index) if index else None
+    if vindex is not None:
+        # VSIB (SDM Vol. 2, 2.3.12): a vector of indices; gathers and scatters only.
+        return Operand("vsib", base=_reg_number(base), index=vindex[0], vw=vindex[1],
+                       scale=mem.scale or 1, disp=disp, text=text)
     return Operand(kind, base=_reg_number(base), index=_reg_number(index) if index else -1,
                    scale=(mem.scale or 1) if index else 0, disp=disp, direct=direct, text=text)
 
