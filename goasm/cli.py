@@ -3,7 +3,8 @@
 ``goasm parse``  print the IR of a file (text or ``--json``);
 ``goasm run``    run a program through the Go-style start-up;
 ``goasm expand`` print functions as the loader will execute them (``go tool asm -S`` style);
-``goasm debug``  step through a program like delve (goasm.debug).
+``goasm debug``  step through a program like delve (goasm.debug);
+``goasm dap``    the same debugger for editors: the Debug Adapter Protocol over stdio.
 
 Exit status of ``goasm run`` (documented in the README):
 
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
 
     debug.add_arguments(d)
 
+    a = sub.add_parser("dap", help="serve the Debug Adapter Protocol on stdin/stdout "
+                                   "(VS Code and other editors)")
+    from goasm.debug import dap
+
+    dap.add_arguments(a)
+
     e = sub.add_parser("expand", help="print TEXT symbols as the loader will execute them")
     e.add_argument("files", nargs="+", metavar="FILE.s")
     _add_front_end_options(e)
@@ -143,6 +150,12 @@ def _cmd_debug(ns) -> int:
     return debug.main(ns)
 
 
+def _cmd_dap(ns) -> int:
+    from goasm.debug import dap
+
+    return dap.main(ns)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``goasm`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -155,7 +168,7 @@ def main(argv=None) -> int:
     ns = _parser().parse_args(argv)
     ns.program_args = program_args
     handler = {"parse": _cmd_parse, "run": _cmd_run, "expand": _cmd_expand,
-               "debug": _cmd_debug}[ns.command]
+               "debug": _cmd_debug, "dap": _cmd_dap}[ns.command]
     try:
         return handler(ns)
     except UnimplementedError as err:

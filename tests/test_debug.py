@@ -1,4 +1,4 @@
-"""``goasm debug`` (goasm/debug.py): scripted sessions over the bootstrap, stack growth
+"""``goasm debug`` (goasm/debug/): scripted sessions over the bootstrap, stack growth
 in the deep-recursion example, reverse execution, a real terminal, and bad input.
 
 Oracles: ``goasm run --until SYMBOL --state-json`` (the machine state at the same
@@ -488,6 +488,10 @@ def test_terminal_session():
         assert "runtime.settls+0x4()" in screen
         after = term.command("regs")
         assert _regs_block(after) == _regs_block(before)
+        screen = term.command("up")
+        assert "Frame 1: runtime.rt0_go+0x1f() " in screen and "CALL" in screen
+        screen = term.command("down")
+        assert "Frame 0: runtime.settls+0x4() " in screen
         screen = term.command("frobnicate")
         assert "Command failed: command not available: frobnicate" in screen
         term.send("\x04")                                  # Ctrl-D: end of input
@@ -530,6 +534,13 @@ def test_tmux_screen(tmp_path):
         subprocess.run(["tmux", "send-keys", "-t", name, "c", "Enter"], check=True)
         text = wait_for(r"Process \d+ has exited with status 0")
         assert "hello, world" in text
+        subprocess.run(["tmux", "send-keys", "-t", name, "restart", "Enter"], check=True)
+        wait_for(r"Process restarted")
+        subprocess.run(["tmux", "send-keys", "-t", name, "watch -w m0.tls[0]", "Enter"],
+                       check=True)
+        wait_for(r"Watchpoint 2 set at m0.tls\[0\]")
+        subprocess.run(["tmux", "send-keys", "-t", name, "c", "Enter"], check=True)
+        wait_for(r"> \[Watchpoint 2\] runtime\.")
         subprocess.run(["tmux", "send-keys", "-t", name, "q", "Enter"], check=True)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)

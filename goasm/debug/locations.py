@@ -14,17 +14,11 @@ import os
 import re
 
 from goasm.debug.errors import CommandError
+from goasm.trace import short_path as rel
 
 LINE_SLACK = 20
 
 
-def rel(path: str) -> str:
-    """``path`` relative to the working directory when below it."""
-    try:
-        r = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if r.startswith("..") else r
 
 
 def pos_text(pos) -> str:

@@ -62,6 +62,12 @@ def canonical(name: str) -> str | None:
     return None
 
 
+def vector_width(name: str) -> int:
+    """Bits of vector register ``name`` (a :func:`canonical` name), 0 for others."""
+    m = _VECTOR.fullmatch(name)
+    return _WIDTH[m.group(1)] if m else 0
+
+
 class RegisterFile:
     """Read and write the registers of one CPU by name (see the module docstring)."""
 

@@ -10,7 +10,7 @@ unwinder). ``g`` is the frame's goroutine. The pseudo-registers place arguments
 from __future__ import annotations
 
 from goasm.debug.errors import CommandError
-from goasm.debug.registers import canonical
+from goasm.debug.registers import canonical, vector_width
 from goasm.debug.values import Value, scalar_type
 
 
@@ -107,7 +107,11 @@ class Scope:
         for var in args + locs:
             if var.name == name:
                 return self.variable_value(var)
-        if canonical(name) is not None:
+        reg = canonical(name)
+        if reg is not None:
+            bits = vector_width(reg)
+            if bits:
+                return Value("bytes", self.register(name), None, bits // 8)
             return Value("int", self.register(name))
         sym = s.image.lookup(name)
         if sym is None:

@@ -3,7 +3,8 @@ the operations both front ends (the ``goasm debug`` CLI and the ``goasm dap`` se
 are built from. Nothing here prints: stops come back as :class:`Stop` values and
 out-of-band messages (tracepoints, breakpoint-condition errors) go to ``on_notice``.
 
-Running (:meth:`Session.resume` and the commands on top of it): the machine runs
+Running (:meth:`Session.resume`, and the commands of :mod:`goasm.debug.stepping` on
+top of it): the machine runs
 until a breakpoint, a watchpoint, a predicate, an instruction count, the program's end,
 a fault, or a pause request (:meth:`Session.pause`, from another thread; checked
 between chunks of at most one snapshot interval). Reverse execution restores a snapshot
@@ -22,13 +23,14 @@ import attrs
 
 from goasm.debug.breakpoints import EVENTS, Breakpoints, WatchHit, parse_condition
 from goasm.debug.errors import CommandError
-from goasm.debug.expr import Evaluator, parse
+from goasm.debug.expr import Evaluator, number, parse
 from goasm.debug.frames import Unwinder
 from goasm.debug.goroutines import Goroutines
 from goasm.debug.history import History
 from goasm.debug.locations import Locations
-from goasm.debug.registers import RegisterFile, canonical
+from goasm.debug.registers import RegisterFile, canonical, vector_width
 from goasm.debug.scope import Scope
+from goasm.debug.stepping import Stepping
 from goasm.debug.streams import ProgramOutput, ReplayableInput
 from goasm.debug.values import M64, ValueModel
 from goasm.debug.variables import FrameVariables
@@ -56,7 +58,7 @@ class Stop:
     fault: object = None
 
 
-class Session:
+class Session(Stepping):
     """A process under the debugger (see the module docstring).
 
     ``program_stdout``/``program_stderr``: where the program's fd 1 and 2 go (binary or
@@ -201,7 +203,6 @@ class Session:
 
     def assign(self, target: str, value_text: str, frame=None) -> None:
         """``set TARGET = VALUE``: a register, or anything that lives in memory."""
-        value = self.evaluate_number(value_text, frame)
         name = target.strip()
         args, locs = self.scope(frame).variables()
         reg = canonical(name)
@@ -209,13 +210,19 @@ class Session:
             if frame is not None and (frame.index or not frame.live):
                 raise CommandError(f"{reg} can only be set in the innermost frame of the "
                                    "running goroutine")
+            wide = vector_width(reg) and value_text.strip()[:1].isdigit()
+            value = number(value_text.strip()) if wide else \
+                self.evaluate_number(value_text, frame)
             self.registers.set(reg, value)
             self.history.branch()
             return
-        v = self.evaluate(target, frame)
+        self.store(self.evaluate(target, frame), self.evaluate_number(value_text, frame), name)
+
+    def store(self, v, value: int, what: str = "the value") -> None:
+        """Write ``value`` where :class:`goasm.debug.values.Value` ``v`` lives."""
         if v.addr is None or v.is_aggregate:
-            raise CommandError(f"cannot assign to {target.strip()} (not a register or a "
-                               "value in memory)")
+            raise CommandError(f"cannot assign to {what} (not a register or a value in "
+                               "memory)")
         n = v.nbytes
         self.poke(v.addr, (value & ((1 << (8 * n)) - 1)).to_bytes(n, "little"))
 
@@ -268,9 +275,14 @@ class Session:
             raise CommandError(f"{expr} is not in memory (watch needs a memory location)")
         if v.is_aggregate:
             raise CommandError(f"{expr} is a {v.typ}: watch one of its fields")
-        size = v.nbytes
-        desc = f"{expr} [{v.addr:#x}, {v.addr + size:#x}) -{mode}"
-        return self.breakpoints.add(spec=expr, addrs=(v.addr,), desc=desc, watch=mode,
+        return self.watch_range(mode, v.addr, v.nbytes, expr)
+
+    def watch_range(self, mode: str, addr: int, size: int, label: str):
+        """A watchpoint (``r``, ``w`` or ``rw``) on ``[addr, addr + size)``."""
+        if mode not in ("r", "w", "rw") or not 0 < size <= 64:
+            raise CommandError(f"bad watchpoint -{mode} of {size} bytes")
+        desc = f"{label} [{addr:#x}, {addr + size:#x}) -{mode}"
+        return self.breakpoints.add(spec=label, addrs=(addr,), desc=desc, watch=mode,
                                     size=size)
 
     def resolve(self, spec: str, frame=None) -> tuple:
@@ -500,116 +512,9 @@ class Session:
             return Stop("start", m.cpu.pc, 0)
         self.goto(found[0])
         watch = found[1]
-        if watch is None and pred is self.bp_pred:
+        if watch is None and pred == self.bp_pred:
             bp = next((b for b in self.breakpoints.by_addr.get(m.cpu.pc, ())
                        if not b.tracepoint), None)
         else:
             bp = watch.bp if watch is not None else None
         return Stop("rev", m.cpu.pc, m.steps, bp, watch)
-
-    # ------------------------------------------------------------------ commands
-
-    def step(self, count: int = 1) -> Stop:
-        """``count`` instructions, into calls (breakpoints stop a longer run)."""
-        return self.resume(limit=count, use_bps=count > 1)
-
-    def _return_pred(self, ret: int, sp: int):
-        """Back at ``ret`` with SP = ``sp`` (followed through stack growth, which moves
-        the frame)."""
-        events = self.model.events
-        state = {"sp": sp, "seen": len(events)}
-
-        def pred(mm):
-            if len(events) != state["seen"]:
-                for ev in events[state["seen"]:]:
-                    if getattr(ev, "kind", "") == "stack_growth" and \
-                            ev.old_lo <= state["sp"] <= ev.old_hi:
-                        state["sp"] += ev.new_hi - ev.old_hi
-                state["seen"] = len(events)
-            return mm.cpu.pc == ret and mm.cpu.regs[4] == state["sp"]
-        return pred
-
-    def next(self, count: int = 1) -> Stop:
-        """Instructions over calls: a CALL runs until it returns (a breakpoint inside
-        stops it); stops early at a breakpoint, the end or a fault."""
-        stop = None
-        for _ in range(count):
-            m = self.machine
-            ins = self.image.code.get(m.cpu.pc)
-            pred = None
-            if ins is not None and ins.op == "CALL":
-                pred = self._return_pred(ins.next_addr, m.cpu.regs[4])
-            stop = self.resume(pred=pred, limit=None if pred else 1,
-                               use_bps=pred is not None)
-            if not (stop.kind == "limit" or (stop.kind == "break" and stop.bp is None)):
-                break
-        return stop
-
-    def stepout(self) -> Stop:
-        """Run until the current function returns to its caller."""
-        self.require_live()
-        m = self.machine
-        d = self.unwinder.delta_at(m.cpu.pc)
-        if d is None:
-            raise CommandError(f"cannot find the return address of "
-                               f"{self.image.describe(m.cpu.pc)} (its frame is unknown here)")
-        slot = m.cpu.regs[4] + d
-        ret = self.peek_int(slot, 8)
-        if not self.locations.is_code(ret):
-            raise CommandError(f"{self.image.describe(m.cpu.pc)} has no caller to return to "
-                               f"(0({slot:#x}) holds {ret:#x})")
-        return self.resume(pred=self._return_pred(ret, slot + 8))
-
-    def cont(self, spec: str | None = None) -> Stop:
-        """Run to a breakpoint, or to ``spec`` (a location) first."""
-        pred = None
-        if spec:
-            targets = frozenset(self.resolve(spec))
-            pred = lambda mm: mm.cpu.pc in targets  # noqa: E731
-        return self.resume(pred=pred)
-
-    def step_line(self, *, over: bool) -> Stop:
-        """Instructions (over calls when ``over``) until the source line changes."""
-        here = self._line(self.machine.cpu.pc)
-        while True:
-            stop = self.next() if over else self.step()
-            if stop.kind != "limit" and not (stop.kind == "break" and stop.bp is None):
-                return stop
-            line = self._line(stop.pc)
-            if line is None or line != here:
-                return stop
-
-    def _line(self, pc: int):
-        ins = self.image.code.get(pc)
-        return (ins.pos.file, ins.pos.line) if ins is not None and ins.pos else None
-
-    def rev_step(self) -> Stop:
-        return self.reverse(None)
-
-    def rev_continue(self) -> Stop:
-        return self.reverse(self.bp_pred, watches=bool(self.breakpoints.watchpoints()))
-
-    def rev_next(self) -> Stop:
-        """Back to the previous instruction of this function (over calls)."""
-        cpu = self.machine.cpu
-        cfa = self.unwinder.cfa(cpu.pc, cpu.regs[4])
-        if cfa is None:
-            return self.reverse(None)
-        gr = self.goroutines
-        g = gr.current_g()
-        lo = gr.field(g, "stack", "lo") if gr.g_ok(g) else 0
-        hi = gr.field(g, "stack", "hi") if gr.g_ok(g) else M64
-
-        def pred(mm):
-            c = self.unwinder.cfa(mm.cpu.pc, mm.cpu.regs[4])
-            return c is not None and cfa <= c <= hi and lo <= mm.cpu.regs[4]
-        return self.reverse(pred)
-
-    def rev_stepout(self) -> Stop:
-        """Back to the CALL that entered this function."""
-        cpu = self.machine.cpu
-        cfa = self.unwinder.cfa(cpu.pc, cpu.regs[4])
-        if cfa is None:
-            raise CommandError("cannot find this function's frame")
-        calls = self.call_sites
-        return self.reverse(lambda mm: mm.cpu.pc in calls and mm.cpu.regs[4] == cfa)
