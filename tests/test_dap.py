@@ -269,6 +269,12 @@ def test_function_breakpoints_stepping_reverse_set_variable_and_disassembly():
         assert top_frame(client, tid)["name"] == "runtime.settls"
         bad = client.request("evaluate", {"expression": "nosuch + 1"}, ok=False)
         assert "nosuch" in bad["message"]
+        # goasm debug's commands in the Debug Console
+        res = client.body("evaluate", {"expression": "dlv stack", "context": "repl"})
+        assert res["result"].startswith(" 0  0x") and "runtime.settls" in res["result"]
+        res = client.body("evaluate", {"expression": "dlv stepout", "context": "repl"})
+        assert "runtime.rt0_go+0x1f()" in res["result"]
+        assert client.wait_event("stopped")["body"]["reason"] == "step"
         client.request("terminate", {})
         client.wait_event("terminated")
     finally:
@@ -315,3 +321,29 @@ def test_launch_errors_are_reported(tmp_path):
         assert "frobnicate" in resp["message"]
     finally:
         assert client.close() == 0
+
+
+def test_breakpoint_in_the_go_releases_own_runtime_files(goroot):
+    """With ``goroot``, breakpoints go on the Go release's runtime ``.s`` lines."""
+    sys_s = Path(goroot) / "src" / "runtime" / "sys_linux_amd64.s"
+    line = line_of(sys_s, r"^\s*SYSCALL", after="TEXT runtime·settls")
+    hello = REPO / "examples" / "hello" / "hello.s"
+    client = DapClient()
+    try:
+        start(client, {"program": str(hello), "goroot": str(goroot)}, {sys_s: [line]})
+        stopped = client.wait_event("stopped")["body"]
+        assert stopped["reason"] == "breakpoint"
+        frame = top_frame(client, stopped["threadId"])
+        assert Path(frame["source"]["path"]) == sys_s.resolve() and frame["line"] == line
+        client.request("next", {"threadId": stopped["threadId"]})
+        client.wait_event("stopped")
+        frame = top_frame(client, stopped["threadId"])
+        fs = int(variables(client, frame["id"], "Registers")["FS"]["value"].split()[0], 16)
+        m0 = client.body("evaluate", {"expression": "&m0.tls + 8", "frameId": frame["id"]})
+        assert fs and m0["result"].startswith(f"{fs:#x} ")
+        client.body("setBreakpoints", {"source": {"path": str(sys_s)}, "breakpoints": []})
+        client.request("continue", {"threadId": stopped["threadId"]})
+        assert client.wait_event("exited")["body"]["exitCode"] == 0
+        assert output_text(client, "stdout") == "hello, world\n"
+    finally:
+        client.close()

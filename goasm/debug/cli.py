@@ -41,11 +41,13 @@ class Debugger(InspectCommands):
     fd 1 and 2 go (default: ``stdout``, so that output interleaves in order);
     ``program_stdin``: its fd 0 (default: empty). ``color``: ANSI highlighting of
     changed registers (default: when ``stdout`` is a terminal). Other keywords go to
-    :class:`Session`.
+    :class:`Session`; ``session`` puts the commands over an existing session instead
+    (what the DAP server's Debug Console does with ``dlv <command>``).
     """
 
-    def __init__(self, files, *, stdin=None, stdout=None, program_stdout=None,
-                 program_stderr=None, color=None, context: int = 2, **session_args) -> None:
+    def __init__(self, files=(), *, stdin=None, stdout=None, program_stdout=None,
+                 program_stderr=None, color=None, context: int = 2, session=None,
+                 **session_args) -> None:
         self.stdin = stdin if stdin is not None else sys.stdin
         self.out = stdout if stdout is not None else sys.stdout
         self.color = isatty(self.out) if color is None else color
@@ -55,11 +57,13 @@ class Debugger(InspectCommands):
         self.quit = False
         self.last_command = ""
         self._tracer = None
-        self.session = Session(
-            files, program_stdout=program_stdout if program_stdout is not None else self.out,
-            program_stderr=program_stderr if program_stderr is not None else self.out,
-            before_output=self._before_program_output, **session_args)
-        self.session.on_notice = self.w
+        if session is None:
+            session = Session(
+                files, program_stdout=program_stdout if program_stdout is not None else self.out,
+                program_stderr=program_stderr if program_stderr is not None else self.out,
+                before_output=self._before_program_output, **session_args)
+            session.on_notice = self.w
+        self.session = session
         self._reset_view()
 
     # ------------------------------------------------------------------ the process

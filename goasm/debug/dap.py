@@ -76,6 +76,7 @@ class DapServer:
         self.last_fault = None
         self.requests: queue.Queue = queue.Queue()
         self.done = False
+        self._cli = None
 
     # ------------------------------------------------------------------ loop
 
@@ -429,12 +430,42 @@ class DapServer:
 
     def on_evaluate(self, args):
         s = self._need()
+        text = args.get("expression", "")
+        if args.get("context") == "repl" and text.startswith("dlv "):
+            return self._cli_command(text[4:])
         v = s.evaluate(args.get("expression", ""), self._frame(args.get("frameId")))
         item = self.store.value_var("", v)
         return {"result": item["value"], "type": item["type"],
                 "variablesReference": item["variablesReference"],
                 **({"memoryReference": item["memoryReference"]}
                    if "memoryReference" in item else {})}
+
+    def _cli_command(self, line: str):
+        """``dlv <command>`` in the Debug Console: a ``goasm debug`` command on this
+        session (its output is the result; a command that ran the program is
+        reported as a stop)."""
+        import io
+
+        from goasm.debug.cli import Debugger
+        from goasm.debug.session import Stop
+
+        s = self.session
+        out = io.StringIO()
+        if self._cli is None or self._cli.session is not s:
+            self._cli = Debugger(session=s, stdout=out, color=False)
+        self._cli.out = out
+        before = (s.machine.steps, s.dead)
+        self._cli.onecmd(line)
+        body = {"result": out.getvalue().rstrip("\n"), "variablesReference": 0}
+        if (s.machine.steps, s.dead) == before:
+            return body
+        m = s.machine
+        from goasm.errors import MachineFault
+
+        kind = "exit" if s.dead == "exited" else "limit" if s.fault is None else \
+            "fault" if isinstance(s.fault, MachineFault) else "error"
+        stop = Stop(kind, m.cpu.pc, m.steps, status=m.exit_status, fault=s.fault)
+        return Reply(body, lambda: self._report(stop))
 
     def on_readMemory(self, args):
         s = self._need()

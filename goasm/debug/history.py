@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import types
 
 import attrs
 
@@ -53,9 +54,11 @@ class History:
     def _keep(self) -> dict:
         proc = self.proc
         keep = [proc.machine, proc.machine.image, getattr(proc.model, "layout", None),
-                proc.model.events,
+                getattr(proc.model, "goroot", None), proc.model.events,
                 proc.linux, proc.model, self.stdin, *self.outputs]
         keep += list(proc.linux.streams.values())
+        for obj in (proc.model, proc.linux):     # read-only tables are shared, not copied
+            keep += [v for v in vars(obj).values() if isinstance(v, types.MappingProxyType)]
         return {id(x): x for x in keep if x is not None}
 
     def take(self) -> None:

@@ -103,10 +103,11 @@ class Scope:
             return self.values.field(self._g(), "m")
         if name == "curg":
             return self.values.field(self.root("m0"), "curg")
-        args, locs = self.variables()
-        for var in args + locs:
-            if var.name == name:
-                return self.variable_value(var)
+        if name.isidentifier() and "\u00b7" not in name:     # arguments and locals
+            args, locs = self.variables()
+            for var in args + locs:
+                if var.name == name:
+                    return self.variable_value(var)
         reg = canonical(name)
         if reg is not None:
             bits = vector_width(reg)
