@@ -217,6 +217,8 @@ def test_function_breakpoints_stepping_reverse_set_variable_and_disassembly():
         assert stopped["reason"] == "entry"
         tid = stopped["threadId"]
         assert top_frame(client, tid)["name"] == "_rt0_amd64_linux"
+        bad = client.request("stepBack", {"threadId": tid}, ok=False)
+        assert "already at the start of the program" in bad["message"]
         bps = client.body("setFunctionBreakpoints",
                           {"breakpoints": [{"name": "settls"}, {"name": "main.sum"},
                                            {"name": "nosuch"}]})["breakpoints"]

@@ -118,21 +118,38 @@ class DapServer:
             return
         try:
             result = handler(req.get("arguments") or {})
-            if isinstance(result, Reply):
-                self.chan.respond(req, result.body)
-                if result.then is not None:
-                    result.then()
-            else:
-                self.chan.respond(req, result)
-        except (CommandError, GoasmError) as err:
-            render = getattr(err, "render", None)
-            self.chan.respond(req, error=render() if render else str(err))
-        except Exception as err:  # keep serving whatever happens
-            if os.environ.get("GOASM_DEBUG"):
-                import traceback
+        except Exception as err:  # noqa: BLE001 -- every failure is an error response
+            self.chan.respond(req, error=self._message(err))
+            return
+        if not isinstance(result, Reply):
+            self.chan.respond(req, result)
+            return
+        self.chan.respond(req, result.body)
+        if result.then is None:
+            return
+        try:
+            result.then()
+        except Exception as err:  # noqa: BLE001 -- answered already: report, stay stopped
+            msg = self._message(err)
+            self._console(f"goasm: {msg}")
+            self.chan.event("stopped", {"reason": "step", "description": msg,
+                                        "threadId": self._current_id(),
+                                        "allThreadsStopped": True})
 
-                traceback.print_exc()
-            self.chan.respond(req, error=f"internal error: {type(err).__name__}: {err}")
+    @staticmethod
+    def _message(err: Exception) -> str:
+        if isinstance(err, (CommandError, GoasmError)):
+            render = getattr(err, "render", None)
+            return render() if render else str(err)
+        if os.environ.get("GOASM_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        return f"internal error: {type(err).__name__}: {err}"
+
+    def _current_id(self) -> int:
+        thread = self.session.goroutines.current() if self.session else None
+        return thread.id if thread is not None else SYSTEM_THREAD_BASE
 
     def _need(self):
         if self.session is None:
@@ -202,6 +219,8 @@ class DapServer:
             if s.dead and s.fault is not None:
                 return Reply(body, self._die_of_fault)      # no going on after a fault
             s.require_live()
+        elif s.machine.steps == 0:
+            raise CommandError("already at the start of the program (step 0)")
         return Reply(body, lambda: self._report(fn()))
 
     def on_continue(self, args):
@@ -245,9 +264,7 @@ class DapServer:
             self.chan.event("exited", {"exitCode": stop.status})
             self.chan.event("terminated")
             return
-        thread = s.goroutines.current()
-        body = {"threadId": thread.id if thread else SYSTEM_THREAD_BASE,
-                "allThreadsStopped": True}
+        body = {"threadId": self._current_id(), "allThreadsStopped": True}
         if stop.kind in ("fault", "error"):
             self.last_fault = stop
             if stop.kind == "fault" and not self.stop_on_fault:
