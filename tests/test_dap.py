@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import time
 from pathlib import Path
 
-import pytest
 
 from dap_client import DapClient
 from goasm import api
