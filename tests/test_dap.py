@@ -14,7 +14,6 @@ import re
 import time
 from pathlib import Path
 
-
 from dap_client import DapClient
 from goasm import api
 
