@@ -110,6 +110,10 @@ def test_protocol_session_breakpoints_registers_args_step_back_and_exit():
         res = client.body("evaluate", {"expression": "&m0.tls + 8", "frameId": frame["id"],
                                        "context": "repl"})
         assert res["result"].startswith(f"{fs:#x} ")
+        for expr, want in (("-8(FS)", 0), ("g0.stack.hi", oracle["g0"]["stack_hi"])):
+            res = client.body("evaluate", {"expression": expr, "frameId": frame["id"],
+                                           "context": "hover"})
+            assert res["result"].startswith(f"{want:#x} ({want})"), (expr, res)
         assert "# TLS base (FS) = " in output_text(client, "console")
 
         # 3. step back: before the SYSCALL again, FS is 0
