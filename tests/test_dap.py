@@ -306,6 +306,20 @@ def test_data_breakpoint_and_pause(tmp_path):
         stopped = client.wait_event("stopped")["body"]
         assert stopped["reason"] == "pause"
         assert top_frame(client, 1)["name"].startswith("main.main")
+        client.request("continue", {"threadId": tid})
+        time.sleep(0.2)
+        assert client.close() == 0              # disconnect reaches a running program
+    finally:
+        client.close()
+
+
+def test_no_debug_runs_to_the_end(tmp_path):
+    client = DapClient()
+    try:
+        start(client, {"program": str(RECURSION), "noDebug": True}, {RECURSION: [48]})
+        assert client.wait_event("exited")["body"]["exitCode"] == 0
+        assert output_text(client, "stdout") == "200010000\n"
+        assert not client.drain("stopped")
     finally:
         client.close()
 

@@ -6,7 +6,7 @@ It is a second front end over :class:`goasm.debug.session.Session`: requests bec
 session calls, stops become ``stopped`` events, program output becomes ``output``
 events. Launch arguments: ``program`` (a ``.s`` file, a list of them, or a package
 directory), ``args``, ``env`` (an object or ``K=V`` strings), ``goroot``, ``cpu``,
-``cwd``, ``stopOnEntry``. Threads are goroutines (:mod:`goasm.debug.goroutines`); the
+``cwd``, ``stopOnEntry``, ``noDebug``. Threads are goroutines (:mod:`goasm.debug.goroutines`); the
 exception breakpoint filter ``fault`` (on by default) stops at a fault with Go's crash
 text, otherwise the program dies of it as a real Go program does (exit status 2).
 
@@ -104,8 +104,9 @@ class DapServer:
 
                 self.log.write("-> " + json.dumps(msg) + "\n")
                 self.log.flush()
-            if msg is not None and msg.get("command") == "pause" and self.session:
-                self.session.pause()
+            if msg is not None and self.session and \
+                    msg.get("command") in ("pause", "disconnect", "terminate"):
+                self.session.pause()            # a running program stops soon
             self.requests.put(msg)
             if msg is None:
                 return
@@ -196,6 +197,9 @@ class DapServer:
 
             m = s.machine
             return Reply(None, lambda: self._report(Stop("entry", m.cpu.pc, m.steps)))
+        if self.launch_args.get("noDebug"):
+            self.stop_on_fault = False
+            return self._run(lambda: s.resume(use_bps=False))
         return self._run(s.cont)
 
     def on_disconnect(self, args):
