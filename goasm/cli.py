@@ -74,15 +74,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="run DIR's own Go runtime assembly (DIR=auto: `go env GOROOT`)")
 
     d = sub.add_parser("debug", help="step through a program and Go's start-up (delve-like)")
-    from goasm import debug
+    from goasm.debug import options
 
-    debug.add_arguments(d)
+    options.add_arguments(d)
 
     a = sub.add_parser("dap", help="serve the Debug Adapter Protocol on stdin/stdout "
                                    "(VS Code and other editors)")
-    from goasm.debug import dap
-
-    dap.add_arguments(a)
+    options.add_dap_arguments(a)
 
     e = sub.add_parser("expand", help="print TEXT symbols as the loader will execute them")
     e.add_argument("files", nargs="+", metavar="FILE.s")

@@ -17,10 +17,18 @@ One session API, two front ends:
   VS Code and other editors (:mod:`~goasm.debug.dap_wire`, :mod:`~goasm.debug.dap_vars`).
 """
 
-from goasm.debug.cli import Debugger, add_arguments, main
-from goasm.debug.errors import CommandError
-from goasm.debug.frames import sp_deltas
-from goasm.debug.session import Session, Stop
+import importlib
 
-__all__ = ["CommandError", "Debugger", "Session", "Stop", "add_arguments", "main",
-           "sp_deltas"]
+_EXPORTS = {"CommandError": "errors", "Debugger": "cli", "Session": "session",
+            "Stop": "session", "add_arguments": "options", "main": "cli",
+            "sp_deltas": "frames"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """The package's names, imported when first used (``goasm`` itself only needs
+    :mod:`goasm.debug.options` to build its command line)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'goasm.debug' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"goasm.debug.{_EXPORTS[name]}"), name)

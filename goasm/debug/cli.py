@@ -23,7 +23,7 @@ from goasm.debug.errors import CommandError
 from goasm.debug.locations import pos_text
 from goasm.debug.session import Session
 from goasm.errors import GoasmError
-from goasm.machine.state import PRESETS
+from goasm.debug.options import add_arguments
 
 
 def isatty(stream) -> bool:
@@ -445,21 +445,6 @@ class Debugger(InspectCommands):
 
 
 # =========================================================================== entry points
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``goasm debug`` (for the CLI's subparser)."""
-    p.add_argument("files", nargs="+", metavar="FILE.s")
-    p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
-                   help="search DIR for #include files")
-    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VAL]",
-                   help="predefine a preprocessor macro")
-    p.add_argument("--init", metavar="FILE", help="run the debugger commands in FILE first")
-    p.add_argument("--env", action="append", default=[], metavar="K=V",
-                   help="add K=V to the program's environment")
-    p.add_argument("--cpu", choices=tuple(PRESETS), default="intel")
-    p.add_argument("--goroot", metavar="DIR|auto",
-                   help="run that Go release's own runtime assembly instead of goasm's")
-
 
 def main(ns, *, stdin=None, stdout=None) -> int:
     """Run ``goasm debug`` for parsed arguments ``ns`` (``files``, ``include``,

@@ -533,11 +533,6 @@ class Reply:
         self.then = then
 
 
-def add_arguments(p) -> None:
-    """The options of ``goasm dap``."""
-    p.add_argument("--log", metavar="FILE", help="write every message to FILE")
-
-
 def main(ns) -> int:
     """Serve DAP on stdin/stdout (``goasm dap``). The process ends here: the request
     reader may be blocked reading stdin, which Python cannot interrupt at shutdown."""
