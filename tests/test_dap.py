@@ -99,6 +99,13 @@ def test_protocol_session_breakpoints_registers_args_step_back_and_exit():
         assert int(regs["FS"]["value"].split()[0], 16) == 0
         assert int(regs["AX"]["value"], 16) == 158                  # SYS_arch_prctl
         assert int(regs["DI"]["value"], 16) == 0x1002              # ARCH_SET_FS
+        vectors = client.body("variables", {"variablesReference":
+                                            regs["Vector registers"]["variablesReference"]})
+        names = [v["name"] for v in vectors["variables"]]
+        assert names == [f"Z{i}" for i in range(32)] + [f"K{i}" for i in range(8)] + ["MXCSR"]
+        lanes = client.body("variables", {"variablesReference":
+                                          vectors["variables"][0]["variablesReference"]})
+        assert [v["name"] for v in lanes["variables"]] == [f"[{i}]" for i in range(8)]
 
         # 2. step over the SYSCALL: FS is set, to &m0.tls + 8 (DESIGN.md; goasm run agrees)
         client.request("next", {"threadId": tid})

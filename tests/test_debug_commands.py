@@ -191,3 +191,36 @@ exit
     after_restart = [t for c, t in replies(text) if c == "continue"][1]
     assert "[Breakpoint 1] main.sum()" in after_restart
     assert "0: g0.stackguard0 = 0x" in after_restart
+
+
+def test_vector_registers_at_the_register_files_width():
+    """X/Y/Z views of one register (SDM Vol. 1, 15.5: XMMi is the low 128 bits of YMMi,
+    YMMi the low 256 of ZMMi), K0-K7 and MXCSR (reset value 0x1F80, SDM Vol. 1, 10.2.3)."""
+    wide = (0xA5 << 500) | (0x11 << 200) | 0x2233
+    script = f"""\
+set Z1 = {wide:#x}
+print Z1
+print Y1
+print X1
+set X1 = 7
+print Z1
+set K3 = 0x55
+print K3
+print MXCSR
+regs -a
+exit
+"""
+    dbg, text = session([HELLO], script)
+    r = replies(text)
+    zs = [t.strip() for c, t in r if c == "print Z1"]
+    assert int(zs[0], 16) == wide
+    assert int(first_replies(text)["print Y1"].strip(), 16) == wide & ((1 << 256) - 1)
+    assert int(first_replies(text)["print X1"].strip(), 16) == 0x2233
+    assert int(zs[1], 16) == (wide & ~((1 << 128) - 1)) | 7     # X1 keeps bits 128..511
+    assert printed(text, "print K3") == 0x55
+    assert printed(text, "print MXCSR") == 0x1F80
+    regs = first_replies(text)["regs -a"]
+    names = re.findall(r"^\s*([A-Z]+\d*) = ", regs, re.M)
+    assert names[-41:] == [f"Z{i}" for i in range(32)] + [f"K{i}" for i in range(8)] + \
+        ["MXCSR"]
+    assert dbg.machine.cpu.vhi[1] == wide >> 128
