@@ -446,7 +446,10 @@ class Suite:
         if self._machine is None:
             from goasm.machine.machine import Machine
 
-            m = Machine(self.image)
+            from goasm.machine.state import CPUModel, host_vendor
+
+            # The processor settles disagreements, so goasm models the host's vendor.
+            m = Machine(self.image, cpu_model=CPUModel(vendor=host_vendor()))
             m.mem.map(DATA, DATA_SIZE, name="conformance")
             self._machine = m
             for f in self.forms:

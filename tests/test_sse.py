@@ -531,8 +531,11 @@ class UnicornRunner:
 
 class GoasmRunner:
     def __init__(self, body: str):
+        from goasm.machine.state import CPUModel, host_vendor
+
         image, self.entry, self.end = link_snippet(body)
-        m = Machine(image)
+        # The host processor settles disagreements: model its vendor.
+        m = Machine(image, cpu_model=CPUModel(vendor=host_vendor()))
         m.mem.map(SCRATCH, REGION, name="scratch")
         m.mem.map(STACK, REGION, name="stack")
         self.m = m

@@ -157,6 +157,22 @@ def feature_leaves(features, eax1: int = 0x00050654, ebx1: int = 0x00010800,
     return MappingProxyType({k: tuple(v) for k, v in regs.items()})
 
 
+def host_vendor(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The host processor's CPUID vendor string ("GenuineIntel", "AuthenticAMD", ...), read
+    from Linux's ``/proc/cpuinfo``; "GenuineIntel" when it cannot be read. Oracle tests
+    that run instructions on the host compare with a model of the same vendor, since
+    Intel and AMD processors differ in a few documented corners (which NaN an
+    instruction returns, whether an operand must be aligned)."""
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "GenuineIntel"
+
+
 @attrs.frozen
 class CPUModel:
     """What CPUID reports (SDM Vol. 2, CPUID).

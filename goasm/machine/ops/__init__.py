@@ -8,7 +8,7 @@ from __future__ import annotations
 
 FAMILIES = ("mov", "alu", "shift", "muldiv", "branch", "stack", "xchg", "bits", "string",
             "misc", "sse", "sse_int", "sse_fp", "crypto", "strcmp", "bmi", "intext",
-            "vmov")
+            "vmov", "kmask", "vperm", "vgather", "vcrypto")
 
 
 def all_handlers():

@@ -287,19 +287,29 @@ def sha256msg2(d: int, s: int) -> int:
     return _pack(w19, w18, w17, w16)
 
 
+def sha_aligned(e) -> bool:
+    """Whether the SHA instructions' m128 operand must be 16-byte aligned: on Intel
+    processors it must (SDM Vol. 2, SHA1MSG1 ...: "#GP if a memory operand is not
+    aligned on a 16-byte boundary"); AMD processors accept any address (measured on an
+    AMD EPYC, Zen 4: no fault for SHA1RNDS4/SHA1NEXTE/SHA1MSG1/2/SHA256RNDS2/MSG1/2 at
+    an address 8 bytes off). goasm follows the CPU model's vendor."""
+    return e.machine.cpu_model.vendor != "AuthenticAMD"
+
+
 @handles(("SHA1NEXTE", dict(fn=sha1nexte)), ("SHA1MSG1", dict(fn=sha1msg1)),
          ("SHA1MSG2", dict(fn=sha1msg2)), ("SHA256MSG1", dict(fn=sha256msg1)),
          ("SHA256MSG2", dict(fn=sha256msg2)))
 def sha_msg(e, args, fn):
-    """``SHA1MSG1 src, dst``: dst = fn(dst, src), src an XMM register or aligned m128
-    (SDM: SHA1NEXTE, SHA1MSG1, SHA1MSG2, SHA256MSG1, SHA256MSG2)."""
-    binary(e, args, fn)
+    """``SHA1MSG1 src, dst``: dst = fn(dst, src), src an XMM register or m128 (aligned on
+    Intel, :func:`sha_aligned`) (SDM: SHA1NEXTE, SHA1MSG1, SHA1MSG2, SHA256MSG1,
+    SHA256MSG2)."""
+    binary(e, args, fn, align=sha_aligned(e))
 
 
 @handles(("SHA1RNDS4", {}))
 def sha1_rounds(e, args):
     """``SHA1RNDS4 $f, src, dst`` (SDM: SHA1RNDS4)."""
-    binary(e, args, sha1rnds4, imm=True)
+    binary(e, args, sha1rnds4, imm=True, align=sha_aligned(e))
 
 
 @handles(("SHA256RNDS2", {}))
@@ -309,7 +319,7 @@ def sha256_rounds(e, args):
     if wk.kind != "xmm" or wk.index != 0:
         raise BadForm("the first operand must be X0")
     xmm(dst)
-    e.emit(f"s = {read_src(e, src, 16)}")
+    e.emit(f"s = {read_src(e, src, 16, align=sha_aligned(e))}")
     e.write(dst, 16, e.call(sha256rnds2, f"xmm[{e.const(dst.index)}]", "s", "xmm[0]"))
     e.next()
 

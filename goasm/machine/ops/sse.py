@@ -167,7 +167,7 @@ def _identity(s):
     return s
 
 
-@handles(("MASKMOVOU", {}))
+@handles(("MASKMOVOU", {}), ("VMASKMOVDQU", {}))
 def maskmovou(e, args):
     """``MASKMOVOU mask, data``: store the bytes of data whose mask byte has bit 7 set to
     the 16 bytes at (DI); no alignment needed (SDM: MASKMOVDQU; Go's operand order puts

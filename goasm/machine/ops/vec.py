@@ -421,3 +421,36 @@ def aligned(e, op, width: int) -> None:
     if op.kind == "mem":
         with e.block(f"if {e.ea(op)} & {width - 1}:"):
             e.fault(GP_FAULT)
+
+
+# --------------------------------------------------------------------------- lane shapes
+
+def lanes128(value: int, width: int) -> list:
+    """The 128-bit lanes of a ``width``-byte value, lane 0 first (most VEX/EVEX shuffles
+    work within each 128-bit lane, SDM Vol. 1, 14.1.2 "Instruction Syntax Enhancements")."""
+    return [value >> (128 * i) & M128 for i in range(width // 16)]
+
+
+def from_lanes128(lanes) -> int:
+    """Inverse of :func:`lanes128`."""
+    out = 0
+    for i, x in enumerate(lanes):
+        out |= x << (128 * i)
+    return out
+
+
+def unpack(a: int, b: int, ew: int, width: int, high: bool) -> int:
+    """Interleave the low (``high``: the high) halves of the ``ew``-byte elements of ``a``
+    and ``b`` within each 128-bit lane: ``a0 b0 a1 b1 ...`` (SDM: PUNPCKLBW ... PUNPCKHQDQ,
+    UNPCKLPS/UNPCKHPS/UNPCKLPD/UNPCKHPD and their VEX/EVEX forms)."""
+    n = 16 // ew
+    half = n // 2
+    out = []
+    for la, lb in zip(lanes128(a, width), lanes128(b, width)):
+        ea, eb = split(la, ew, 16), split(lb, ew, 16)
+        base = half if high else 0
+        mixed = []
+        for i in range(half):
+            mixed += (ea[base + i], eb[base + i])
+        out.append(join(mixed, ew, 16))
+    return from_lanes128(out)
