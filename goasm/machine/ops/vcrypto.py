@@ -135,7 +135,7 @@ def gf2p8affine(e, args, inverse):
     vec.need_vec(v.dst)
     x, a = v.srcs
     vec.need_vec(x, "first source")
-    e.emit(f"x = {vec.read(e, v, x, 1)}", f"a = {vec.read(e, v, a, 8)}")
+    e.emit(f"x = {vec.read(e, v, x, 1)}", f"a = {vec.read(e, v, a, 8, elementwise=False)}")
     vec.write(e, v, e.call(_affine(v.width, v.imm, inverse), "x", "a"), 1)
     e.next()
 

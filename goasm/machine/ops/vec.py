@@ -277,6 +277,59 @@ def _masked_reader(mem, ew: int, width: int):
     return read
 
 
+def _chunk_reader(mem, chunk: int, ew: int, width: int):
+    """``read(addr, mask)``: the ``chunk`` bytes at ``addr`` that a writemasked broadcast
+    repeats over ``width`` bytes of ``ew``-byte elements (VBROADCASTF32X4 ..., and
+    ``.BCST`` with ``chunk == ew``). Element j of the chunk is accessed only when some
+    selected result element is a copy of it, so masked-off copies never fault (measured
+    on an AMD EPYC, Zen 4: a 16-byte VBROADCASTF32X4 whose mask selects only copies of
+    elements 2 and 3 faults at chunk+8)."""
+    per = chunk // ew
+    copies = width // ew
+    lane = FULL[ew]
+
+    def need(mask: int) -> int:
+        out = 0
+        for i in range(copies):
+            if mask >> i & 1:
+                out |= 1 << (i % per)
+        return out
+
+    def read(addr: int, mask: int) -> int:
+        wanted = need(mask)
+        if wanted == (1 << per) - 1:
+            return mem.read_int(addr, chunk)
+        if wanted == 0:
+            return 0
+        try:
+            return mem.read_int(addr, chunk)
+        except MachineFault:
+            pass
+        out = 0
+        for j in range(per):
+            if wanted >> j & 1:
+                out |= (mem.read_int((addr + ew * j) & M64, ew) & lane) << (8 * ew * j)
+        return out
+    return read
+
+
+def read_chunk(e, v: VOp, op, chunk: int, ew: int) -> str:
+    """An expression for the ``chunk`` bytes a broadcast repeats (a register's low bytes,
+    or memory read with :func:`_chunk_reader`'s fault suppression when masked)."""
+    if op.kind == "mem":
+        if v.k:
+            fn = e.const(_chunk_reader(e.machine.mem, chunk, ew, v.width))
+            return f"{fn}({e.ea(op)}, {mask_expr(e, v, ew)})"
+        if chunk <= 8:
+            return e.read(op, chunk)
+        return f"rd128({e.ea(op)})" if chunk == 16 else f"rdv({e.ea(op)}, {chunk})"
+    if op.kind == "xmm":
+        return f"({vreg_expr(e, op.index, max(chunk, 16))} & {e.const(FULL[chunk])})"
+    if op.kind == "gpr" and chunk <= 8:
+        return e.read(op, chunk)
+    raise BadForm(f"operand {op.text} cannot be broadcast")
+
+
 def _masked_writer(mem, ew: int, width: int):
     """``write(addr, value, mask)``: store the lanes of ``value`` whose mask bit is set,
     in element order; masked-off elements are neither written nor checked (SDM Vol. 2,
@@ -330,17 +383,22 @@ def mask_expr(e, v: VOp, ew: int) -> str:
     return f"(kreg[{e.const(v.k)}] & {e.const(lanes)})"
 
 
-def read(e, v: VOp, op, ew: int, *, width: int | None = None) -> str:
+def read(e, v: VOp, op, ew: int, *, width: int | None = None, elementwise: bool = True) -> str:
     """An expression for source ``op`` of ``v`` at ``width`` (default: the operation
-    width), with ``ew``-byte elements for broadcast and fault suppression."""
+    width), with ``ew``-byte elements for broadcast and fault suppression.
+
+    ``elementwise``: element i of this source feeds only element i of the result, so
+    with a writemask the masked-off elements of a memory source are never read (SDM
+    Vol. 2, 2.8, exception classes E1-E4); shuffles and permutes pass False (classes
+    "NF": no fault suppression, the whole operand is read)."""
     width = v.width if width is None else width
     if op.kind == "xmm":
         return vreg_expr(e, op.index, width)
     if op.kind == "mem":
         ea = e.ea(op)
         if v.bcst:
-            return f"{e.read(op, ew)} * {e.const(repeat(ew, width))}"
-        if v.k and width == v.width:
+            return f"{read_chunk(e, v, op, ew, ew)} * {e.const(repeat(ew, width))}"
+        if v.k and width == v.width and elementwise:
             fn = e.const(_masked_reader(e.machine.mem, ew, width))
             return f"{fn}({ea}, {mask_expr(e, v, ew)})"
         if width <= 8:
@@ -354,7 +412,7 @@ def read(e, v: VOp, op, ew: int, *, width: int | None = None) -> str:
 
 
 def write(e, v: VOp, value: str, ew: int, *, lanes: int | None = None,
-          old: str | None = None) -> None:
+          old: str | None = None, suppress: bool = True) -> None:
     """Store ``value`` (a ``v.width``-byte result, already masked to that width) into
     ``v.dst``.
 
@@ -364,7 +422,10 @@ def write(e, v: VOp, value: str, ew: int, *, lanes: int | None = None,
     to the first ``lanes`` elements (scalar instructions: 1); the rest always take the
     result. ``old`` overrides the merge source (default: the destination's old value).
     A memory destination stores only the selected elements; an opmask destination
-    (comparisons) gets the result bits ANDed with the writemask.
+    (comparisons) gets the result bits ANDed with the writemask. ``suppress=False``: the
+    instruction has no memory fault suppression (the extracts: measured on an AMD EPYC,
+    Zen 4, a masked VEXTRACTF32X4 store faults on its first byte whatever the mask), so
+    the whole destination is checked before the selected elements are written.
     """
     dst, width = v.dst, v.width
     if dst.kind == "kreg":
@@ -378,6 +439,8 @@ def write(e, v: VOp, value: str, ew: int, *, lanes: int | None = None,
         if dst.kind == "mem":
             if lanes is not None and lanes * ew != width:
                 raise BadForm("masked partial store")
+            if not suppress:
+                e.emit(f"mem.check({e.ea(dst)}, {width}, write=True)")
             fn = e.const(_masked_writer(e.machine.mem, ew, width))
             e.emit(f"{fn}({e.ea(dst)}, {value}, {sel_mask})")
             return
@@ -415,12 +478,20 @@ def store(e, dst, width: int, value: str) -> None:
     raise BadForm(f"operand {dst.text} cannot be a vector destination")
 
 
-def aligned(e, op, width: int) -> None:
+def aligned(e, op, width: int, v: VOp | None = None, ew: int = 1) -> None:
     """#GP unless the memory operand ``op`` is aligned to ``width`` bytes (the aligned
-    moves VMOVDQA, VMOVAPS, VMOVNTDQ ...)."""
-    if op.kind == "mem":
-        with e.block(f"if {e.ea(op)} & {width - 1}:"):
-            e.fault(GP_FAULT)
+    moves VMOVDQA, VMOVAPS, VMOVNTDQ ...). With a writemask (``v``), AMD processors skip
+    the check when no element is selected (measured on an AMD EPYC, Zen 4: a misaligned
+    VMOVAPD store with K1 selecting nothing does not fault, one selecting any element
+    does); Intel's SDM specifies the check regardless of the mask (exception class E1),
+    which goasm follows for Intel models."""
+    if op.kind != "mem":
+        return
+    test = f"{e.ea(op)} & {width - 1}"
+    if v is not None and v.k and e.machine.cpu_model.vendor == "AuthenticAMD":
+        test = f"{test} and {mask_expr(e, v, ew)}"
+    with e.block(f"if {test}:"):
+        e.fault(GP_FAULT)
 
 
 # --------------------------------------------------------------------------- lane shapes

@@ -43,8 +43,8 @@ def vmov(e, args, aligned, ew):
     if v.zeroing and dst.kind == "mem":
         raise BadForm(".Z on a store")
     if aligned:
-        vec.aligned(e, src, v.width)
-        vec.aligned(e, dst, v.width)
+        vec.aligned(e, src, v.width, v, ew)
+        vec.aligned(e, dst, v.width, v, ew)
     value = vec.read(e, v, src, ew)
     if v.k and dst.kind == "xmm" and src.kind == "mem":
         # The masked load already read the unselected elements as 0.

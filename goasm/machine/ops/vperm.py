@@ -73,7 +73,7 @@ def vbroadcast(e, args, chunk, ew, gpr):
         raise BadForm("source must be a vector register or memory")
     if chunk >= v.width:
         raise BadForm("broadcast chunk as wide as the destination")
-    e.emit(f"s = {part(e, src, chunk)}")
+    e.emit(f"s = {vec.read_chunk(e, v, src, chunk, ew)}")
     vec.write(e, v, f"s * {e.const(vec.repeat(chunk, v.width))}", ew)
     e.next()
 
@@ -107,7 +107,7 @@ def vperm(e, args, ew, imm_form=False):
         def fn(s):
             q = vec.split(s, 8, width)
             return vec.join([q[j] for j in sel], 8, width)
-        e.emit(f"s = {vec.read(e, v, v.srcs[0], 8)}")
+        e.emit(f"s = {vec.read(e, v, v.srcs[0], 8, elementwise=False)}")
         vec.write(e, v, e.call(fn, "s"), 8)
         e.next()
         return
@@ -117,7 +117,7 @@ def vperm(e, args, ew, imm_form=False):
     vec.need_vec(index, "index")
     if v.width < 32 and ew >= 4:
         raise BadForm("needs 256 or 512 bits")
-    e.emit(f"t = {vec.read(e, v, table, ew)}", f"x = {vec.read(e, v, index, ew)}")
+    e.emit(f"t = {vec.read(e, v, table, ew, elementwise=False)}", f"x = {vec.read(e, v, index, ew, elementwise=False)}")
     vec.write(e, v, e.call(_perm_var(ew, v.width), "t", "x"), ew)
     e.next()
 
@@ -150,8 +150,8 @@ def vperm2tables(e, args, ew, index_in_dst):
     vec.need_vec(v.dst)
     mid, t2 = v.srcs
     vec.need_vec(mid, "second source")
-    e.emit(f"d = {vec.vreg_expr(e, v.dst.index, v.width)}", f"m = {vec.read(e, v, mid, ew)}",
-           f"t = {vec.read(e, v, t2, ew)}")
+    e.emit(f"d = {vec.vreg_expr(e, v.dst.index, v.width)}", f"m = {vec.read(e, v, mid, ew, elementwise=False)}",
+           f"t = {vec.read(e, v, t2, ew, elementwise=False)}")
     fn = _perm2(ew, v.width, index_in_dst)
     value = e.call(fn, "m", "d", "t") if index_in_dst else e.call(fn, "d", "m", "t")
     vec.write(e, v, value, ew, old="d")
@@ -221,14 +221,14 @@ def vpermil(e, args, ew):
     if args and args[0].kind == "imm":
         v = vec.parse(args, e.ins, nsrc=1, imm=True)
         vec.need_vec(v.dst)
-        e.emit(f"s = {vec.read(e, v, v.srcs[0], ew)}")
+        e.emit(f"s = {vec.read(e, v, v.srcs[0], ew, elementwise=False)}")
         vec.write(e, v, e.call(_permil_imm(ew, v.width, v.imm), "s"), ew)
     else:
         v = vec.parse(args, e.ins, nsrc=2)
         vec.need_vec(v.dst)
         src, ctl = v.srcs
         vec.need_vec(src, "first source")
-        e.emit(f"s = {vec.read(e, v, src, ew)}", f"c = {vec.read(e, v, ctl, ew)}")
+        e.emit(f"s = {vec.read(e, v, src, ew, elementwise=False)}", f"c = {vec.read(e, v, ctl, ew, elementwise=False)}")
         vec.write(e, v, e.call(_permil_var(ew, v.width), "s", "c"), ew)
     e.next()
 
@@ -284,7 +284,7 @@ def vshuf(e, args, ew, fn):
     vec.need_vec(a, "first source")
     if fn is _shuf128 and v.width == 16:
         raise BadForm("needs 256 or 512 bits")
-    e.emit(f"a = {vec.read(e, v, a, ew)}", f"b = {vec.read(e, v, b, ew)}")
+    e.emit(f"a = {vec.read(e, v, a, ew, elementwise=False)}", f"b = {vec.read(e, v, b, ew, elementwise=False)}")
     vec.write(e, v, e.call(fn(v.width, v.imm), "a", "b"), ew)
     e.next()
 
@@ -307,7 +307,7 @@ def valign(e, args, ew):
     vec.need_vec(v.dst)
     a, b = v.srcs
     vec.need_vec(a, "first source")
-    e.emit(f"a = {vec.read(e, v, a, ew)}", f"b = {vec.read(e, v, b, ew)}")
+    e.emit(f"a = {vec.read(e, v, a, ew, elementwise=False)}", f"b = {vec.read(e, v, b, ew, elementwise=False)}")
     vec.write(e, v, e.call(_valign(ew, v.width, v.imm), "a", "b"), ew)
     e.next()
 
@@ -321,7 +321,7 @@ def vunpck_fp(e, args, ew, high):
     vec.need_vec(v.dst)
     a, b = v.srcs
     vec.need_vec(a, "first source")
-    e.emit(f"a = {vec.read(e, v, a, ew)}", f"b = {vec.read(e, v, b, ew)}")
+    e.emit(f"a = {vec.read(e, v, a, ew, elementwise=False)}", f"b = {vec.read(e, v, b, ew, elementwise=False)}")
     vec.write(e, v, e.call(vec.unpack, "a", "b", e.const(ew), e.const(v.width),
                            e.const(high)), ew)
     e.next()
@@ -439,7 +439,7 @@ def vextract(e, args, chunk, ew):
     sel = v.imm % (src.vw // chunk)
     e.emit(f"s = {vec.vreg_expr(e, src.index, src.vw)} >> {8 * chunk * sel} "
            f"& {e.const(FULL[chunk])}")
-    vec.write(e, v, "s", ew)
+    vec.write(e, v, "s", ew, suppress=False)
     e.next()
 
 
@@ -532,7 +532,7 @@ def vdup(e, args, ew, odd):
     if ew == 8 and v.width == 16 and src.kind == "mem":
         e.emit(f"s = {e.read(src, 8)}")
     else:
-        e.emit(f"s = {vec.read(e, v, src, ew)}")
+        e.emit(f"s = {vec.read(e, v, src, ew, elementwise=False)}")
     vec.write(e, v, e.call(_dup(ew, v.width, odd), "s"), ew)
     e.next()
 
@@ -548,7 +548,10 @@ def vmovs(e, args, ew):
         v = vec.parse(args, e.ins, nsrc=1, bcst=False, width=16)
         src, dst = v.srcs[0], v.dst
         if dst.kind == "xmm" and src.kind == "mem":
-            e.emit(f"s = {e.read(src, ew)}")
+            if v.k:     # a masked-off element is not read, so it cannot fault
+                e.emit(f"s = {e.read(src, ew)} if kreg[{e.const(v.k)}] & 1 else 0")
+            else:
+                e.emit(f"s = {e.read(src, ew)}")
             vec.write(e, v, "s", ew, lanes=1)
         elif dst.kind == "mem" and src.kind == "xmm":
             if v.zeroing:
