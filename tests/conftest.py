@@ -17,6 +17,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Hypothesis' default 200 ms deadline per example measures the machine's load, not
+# goasm: CI runs two workers on two cores, and a slow example is not a failure here
+# (explicit ``deadline=`` settings in a test still apply).
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("goasm", deadline=None)
+_hyp_settings.load_profile("goasm")
+
 
 def find_go() -> str | None:
     """The ``go`` command of the test environment (venv first), or None."""
