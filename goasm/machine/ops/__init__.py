@@ -6,9 +6,31 @@ Each module registers its handlers with :func:`goasm.machine.ops.base.handles`;
 
 from __future__ import annotations
 
-FAMILIES = ("mov", "alu", "shift", "muldiv", "branch", "stack", "xchg", "bits", "string",
-            "misc", "sse", "sse_int", "sse_fp", "crypto", "strcmp", "bmi", "intext",
-            "vmov", "kmask", "vperm", "vgather", "vcrypto")
+FAMILIES = (
+    "mov",
+    "alu",
+    "shift",
+    "muldiv",
+    "branch",
+    "stack",
+    "xchg",
+    "bits",
+    "string",
+    "misc",
+    "sse",
+    "sse_int",
+    "sse_fp",
+    "crypto",
+    "strcmp",
+    "bmi",
+    "intext",
+    "vmov",
+    "kmask",
+    "vperm",
+    "vgather",
+    "vcrypto",
+)
+"""The family modules, one per line (adding one never conflicts with another)."""
 
 
 def all_handlers():
