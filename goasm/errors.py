@@ -66,6 +66,17 @@ class LinkError(GoasmError):
     """Symbols, labels, frames: what Go's assembler/linker would reject while laying out."""
 
 
+class DecodeError(GoasmError):
+    """Machine code that is not a whole, valid instruction, or has no Go assembly spelling
+    (:mod:`goasm.decode`); ``offset`` is where in the input it starts, ``data`` its bytes."""
+
+    def __init__(self, message: str, pos: Pos | None = None, *, offset: int = 0,
+                 data: bytes = b""):
+        super().__init__(message, pos)
+        self.offset = offset
+        self.data = data
+
+
 class LimitError(GoasmError):
     """A resource limit (steps, memory, include depth, macro expansion) was hit."""
 

@@ -134,6 +134,15 @@ MNEMONIC_ALIASES = {
     "PSRLDQ": "PSRLO",
 }
 
+# Distinct Go mnemonics that assemble to the same machine instruction, spelling -> the one
+# goasm's decoder writes (cmd/internal/obj/x86/asm6.go optab: same opcode bytes and
+# operand forms). Unlike MNEMONIC_ALIASES these are separate instructions in cmd/asm;
+# goasm.decode.equiv treats them as one when comparing decoded and parsed text.
+ENCODING_SYNONYMS = {
+    "PSHUFD": "PSHUFL",          # {APSHUFD, yxshuf, Pq, 0x70} = {APSHUFL, yxshuf, Pq, 0x70}
+    "SYSENTER64": "SYSENTER",    # REX.W 0F 34: the CPU ignores REX.W (SDM Vol. 2, SYSENTER)
+}
+
 # Condition codes in Go's spelling (suffix of Jcc/SETcc/CMOVxcc) -> the RFLAGS test
 # (Intel SDM Vol. 1, Appendix B "EFLAGS Condition Codes").
 CONDITIONS = {
