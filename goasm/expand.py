@@ -155,7 +155,9 @@ def display_indices(fn: Function) -> list:
 
 
 def instruction_lines(ins: LInstr, display=None) -> list:
-    """The -S lines of one instruction: its prefixes, then itself."""
+    """The -S lines of one instruction: its prefixes, then itself. An instruction decoded
+    from raw bytes prints as its source with the decoding beside it
+    (``LONG $0xdacb380f  // SHA256RNDS2 X0, X1, X2``)."""
     lines = list(ins.prefixes)
     mnemonic = ins.op + "".join("." + s for s in ins.suffixes)
     branch_symbol = ins.op in _BRANCH_TO_SYMBOL_OPS
@@ -163,7 +165,10 @@ def instruction_lines(ins: LInstr, display=None) -> list:
            for i, a in enumerate(ins.args)]
     if ins.op in _COSMETIC_BYTE_SRC_OPS and ins.args and isinstance(ins.args[0], ir.Reg):
         ops[0] = _BYTE_REG.get(ops[0], ops[0])
-    lines.append(mnemonic + ("\t" + ", ".join(ops) if ops else ""))
+    text = mnemonic + ("\t" + ", ".join(ops) if ops else "")
+    if ins.source:
+        text = f"{ins.source}  // {text}"
+    lines.append(text)
     return lines
 
 

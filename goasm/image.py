@@ -81,6 +81,8 @@ class LInstr:
     ``a+40(FP)`` as ``go tool asm -S`` does); SB references carry the *linked* symbol
     name in ``Mem.symbol``; branch targets are :class:`Target`. ``synthetic`` marks
     instructions the loader inserted (prologue, epilogue, stack-split check).
+    ``source`` is set for instructions decoded from raw ``BYTE``/``LONG`` statements: their
+    text (``LONG $0xdacb380f``), which listings print beside the decoded instruction.
     """
 
     addr: int
@@ -93,6 +95,7 @@ class LInstr:
     size: int = 1
     synthetic: bool = False
     prefixes: tuple = ()     # LOCK / REP / REPN ... merged from preceding statements
+    source: str = ""         # raw statements it was decoded from (goasm.decode.raw)
 
     @property
     def next_addr(self) -> int:

@@ -14,7 +14,9 @@ linux/amd64 built without ``-shared``/``-dynlink``:
   ``ADJSP`` lowering of ``asm6.go`` ``span6``;
 * DATA/GLOBL contents (``asm.go`` ``asmData``/``asmGlobl``, ``data.go``) and the layout of
   text, rodata, data and bss;
-* symbol resolution, undefined and duplicate symbols (``cmd/link``).
+* symbol resolution, undefined and duplicate symbols (``cmd/link``);
+* raw ``BYTE``/``WORD``/``LONG``/``QUAD`` runs decoded into instructions
+  (:mod:`goasm.decode.raw`).
 
 Every rule is written once, in a function whose docstring names the Go function it mirrors.
 ``go tool asm -S`` is the oracle (``tests/test_expand_oracle.py``).
@@ -35,6 +37,8 @@ import attrs
 
 from goasm import ir
 from goasm.arch import amd64
+from goasm.decode import raw
+from goasm.decode.core import Decoder
 from goasm.errors import LinkError, Pos
 from goasm.image import (DATA_BASE, PAGE_SIZE, TEXT_BASE, Function, Image, LInstr, Segment,
                          SymKind, Symbol, Target)
@@ -164,7 +168,7 @@ class _Prog:
     """
 
     __slots__ = ("op", "args", "suffixes", "pos", "synthetic", "branch", "target", "label",
-                 "prefixes")
+                 "prefixes", "source")
 
     def __init__(self, op, args=(), suffixes=(), pos=None, synthetic=False):
         self.op = op
@@ -176,6 +180,7 @@ class _Prog:
         self.target = None
         self.label = None
         self.prefixes = ()
+        self.source = ""      # raw BYTE/LONG statements this instruction was decoded from
 
 
 _START = object()   # branch target: the TEXT prog itself, i.e. the function's first instruction
@@ -253,6 +258,7 @@ class _Linker:
         self.used_keys: set = set()
         self.floats: dict = {}       # "$f64...." -> bytes
         self.refs: dict = {}         # key of an undefined reference -> first Pos
+        self.decoder = None          # goasm.decode.Decoder, made for the first raw run
 
     # ---- names and definitions
 
@@ -423,13 +429,19 @@ class _Linker:
         progs: list = []
         labels: dict = {}
         pending: list = []
-        for stmt in td.body:
+        body, sources = td.body, {}
+        if any(raw.is_raw(s) for s in body):     # BYTE/LONG runs -> decoded instructions
+            if self.decoder is None:
+                self.decoder = Decoder()
+            body, sources = raw.expand_runs(body, self.decoder)
+        for stmt in body:
             if isinstance(stmt, ir.Label):
                 if stmt.name in labels or stmt.name in pending:
                     raise _err(f'label "{stmt.name}" multiply defined', stmt.pos)
                 pending.append(stmt.name)
                 continue
             p = _Prog(amd64.canonical_mnemonic(stmt.op), stmt.args, stmt.suffixes, stmt.pos)
+            p.source = sources.get(id(stmt), "")
             progs.append(p)
             for name in pending:
                 labels[name] = p
@@ -531,7 +543,9 @@ class _Linker:
         noframe = amd64.TEXTFLAG["NOFRAME"]
         progs = fw.progs
         autoffset = max(fw.frame, 0)
-        has_call = any(p.op in _CALL_OPS for p in progs)
+        # Instructions decoded from raw bytes are opaque to cmd/asm: they count for
+        # neither calls, nor SP tracking, nor RET epilogues.
+        has_call = any(p.op in _CALL_OPS and not p.source for p in progs)
         if not flags & noframe and not (autoffset == 0 and not has_call):
             bpsize = PTR_SIZE
             autoffset += bpsize
@@ -543,6 +557,8 @@ class _Linker:
         if autoffset < STACK_SMALL and not flags & nosplit:
             leaf = True
             for q in progs:
+                if q.source:
+                    continue
                 if q.op == "CALL" and not self.is_zero_arg_runtime_call(q):
                     leaf = False
                     break
@@ -630,6 +646,9 @@ class _Linker:
                 adjust.add(1)   # GetFrom3: the first of RestArgs
             for i in adjust:
                 p.args[i] = _adjust_frame_ref(p.args[i], deltasp, bpsize)
+            if p.source:      # raw bytes: Go's assembler does not see a PUSH or RET there
+                out.append(p)
+                continue
             delta = _SP_DELTA.get(p.op)
             if delta is not None:
                 deltasp += delta
@@ -860,7 +879,7 @@ class _Linker:
                 ti = 0 if t is _START else index[id(t)]
                 args[-1] = Target(sym.addr + ti, ti, p.label, pos=p.pos)
             instrs.append(LInstr(sym.addr + i, p.op, tuple(args), p.suffixes, p.pos or fw.text.pos,
-                                 fw.name, i, 1, p.synthetic, p.prefixes))
+                                 fw.name, i, 1, p.synthetic, p.prefixes, p.source))
         return Function(sym, fw.text, fw.flags, fw.frame, fw.args, tuple(instrs), fw.bpsize,
                         fw.file)
 

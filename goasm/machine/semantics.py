@@ -78,11 +78,13 @@ class Compiler:
             if family is not None:
                 return unimplemented(f"unimplemented instruction {ins.op}: {family} exists "
                                      f"only on Xeon Phi processors, which no current CPU "
-                                     f"runs, so goasm cannot check it", ins.pos)
-            return unimplemented(f"unimplemented instruction {ins.op}", ins.pos)
+                                     f"runs, so goasm cannot check it{_decoded(ins)}",
+                                     ins.pos)
+            return unimplemented(f"unimplemented instruction {ins.op}{_decoded(ins)}", ins.pos)
         handler, kwargs = entry
         if ins.suffixes and not getattr(handler, "goasm_suffixes", False):
-            return unimplemented(f"unimplemented instruction {ins.mnemonic}", ins.pos)
+            return unimplemented(f"unimplemented instruction {ins.mnemonic}{_decoded(ins)}",
+                                 ins.pos)
         e = Emitter(self, ins)
         try:
             args = tuple(decode(a, self.machine.image) for a in ins.args)
@@ -118,6 +120,12 @@ XEON_PHI = MappingProxyType({
 ``avx512er.s``, ``avx512pf.s``, ``avx512_4fmaps.s``, ``avx512_4vnniw.s``; SDM Vol. 2,
 "Instructions Only Available on Intel Xeon Phi"): they load, and executing one is an
 error naming its family."""
+
+
+def _decoded(ins) -> str:
+    """`` (LONG $0x…  // SHA256RNDS2 …)`` for an instruction decoded from raw bytes."""
+    source = getattr(ins, "source", "")
+    return f" ({str(ins).replace(chr(9), ' ')})" if source else ""
 
 
 def _raise_link_error(message: str, pos):

@@ -102,10 +102,11 @@ FEATURES = (
     Feature("abm", 0x80000001, ECX, 5, _m("LZCNTW LZCNTL LZCNTQ")),
     Feature("prefetchw", 0x80000001, ECX, 8, _m("PREFETCHW")),
     Feature("syscall", 0x80000001, EDX, 11, _m("SYSCALL")),
+    Feature("rdtscp", 0x80000001, EDX, 27, _m("RDTSCP")),
     Feature("lm", 0x80000001, EDX, 29, always=True),
 )
 """Every feature flag goasm may report. Not in the list, so never reported: x87 (FPU),
-MMX, FXSR/XSAVE/OSXSAVE, AVX and later vector extensions, FMA, RDTSCP, FSGSBASE, and the
+MMX, FXSR/XSAVE/OSXSAVE, AVX and later vector extensions, FMA, FSGSBASE, and the
 performance hints ERMS/FSRM (REP MOVSB is executed either way)."""
 
 

@@ -1,6 +1,6 @@
 """Everything else in the integer core: no-ops and fences, flag instructions
 (CLC STC CMC CLD STD LAHF SAHF), sign extension of the accumulator (CBW CWDE CDQE CWD
-CDQ CQO), SETcc, CMOVcc, CPUID, RDTSC, SYSCALL, and the trapping instructions
+CDQ CQO), SETcc, CMOVcc, CPUID, RDTSC, RDTSCP, SYSCALL, and the trapping instructions
 (INT3 / ``BYTE $0xcc``, UD2, HLT). Intel SDM Vol. 2, the instruction pages of the same
 names; signals as Linux delivers them to a user process (signal(7), sigaction(2)).
 """
@@ -134,6 +134,20 @@ def rdtsc(e, args):
     run-loop chunk), forced strictly increasing between reads."""
     e.emit("t = max(cpu.tsc + 1, m.steps)", "cpu.tsc = t", "regs[0] = t & 0xFFFFFFFF",
            "regs[2] = (t >> 32) & 0xFFFFFFFF")
+    e.next()
+
+
+# IA32_TSC_AUX as Linux programs it: (NUMA node << 12) | CPU number (arch/x86/kernel/
+# cpu/common.c setup_getcpu). goasm's virtual machine is CPU 0 of node 0.
+TSC_AUX = 0
+
+
+@handles(*one("RDTSCP"))
+def rdtscp(e, args):
+    """RDTSC, then ECX = IA32_TSC_AUX (:data:`TSC_AUX`), upper halves zeroed (SDM Vol. 2,
+    RDTSCP)."""
+    e.emit("t = max(cpu.tsc + 1, m.steps)", "cpu.tsc = t", "regs[0] = t & 0xFFFFFFFF",
+           "regs[2] = (t >> 32) & 0xFFFFFFFF", f"regs[1] = {TSC_AUX}")
     e.next()
 
 
