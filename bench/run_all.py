@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("int_loop", "memory", "calls", "startup", "parse")
+SCRIPTS = ("int_loop", "memory", "calls", "startup", "parse", "decode")
 
 
 def main(argv: list[str]) -> int:

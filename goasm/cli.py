@@ -4,7 +4,8 @@
 ``goasm run``    run a program through the Go-style start-up;
 ``goasm expand`` print functions as the loader will execute them (``go tool asm -S`` style);
 ``goasm debug``  step through a program like delve (goasm.debug);
-``goasm dap``    the same debugger for editors: the Debug Adapter Protocol over stdio.
+``goasm dap``    the same debugger for editors: the Debug Adapter Protocol over stdio;
+``goasm disasm`` machine code (``--hex``, an ELF object or executable) in Go syntax.
 
 Exit status of ``goasm run`` (documented in the README):
 
@@ -86,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("files", nargs="+", metavar="FILE.s")
     _add_front_end_options(e)
     e.add_argument("--json", action="store_true")
+
+    x = sub.add_parser("disasm", help="decode machine code into Go assembly syntax")
+    x.add_argument("file", nargs="?", metavar="FILE",
+                   help="an ELF object or executable: print its functions")
+    x.add_argument("--hex", metavar="BYTES", help="decode these hex bytes (e.g. 0f01d0)")
+    x.add_argument("--symbol", metavar="NAME", help="only this function of FILE")
     return top
 
 
@@ -142,6 +149,22 @@ def _cmd_expand(ns) -> int:
     return 0
 
 
+def _cmd_disasm(ns) -> int:
+    from goasm.decode import disasm
+
+    if (ns.hex is None) == (ns.file is None):
+        raise GoasmError("goasm disasm: give either --hex BYTES or an ELF FILE")
+    if ns.hex is not None:
+        for line in disasm.disasm_hex(ns.hex):
+            sys.stdout.write(line.replace("\t", " ") + "\n")
+        return 0
+    text, problems = disasm.disasm_elf(ns.file, ns.symbol)
+    sys.stdout.write(text)
+    for p in problems:
+        sys.stderr.write(f"goasm: disasm: {p}\n")
+    return EXIT_LOAD if problems else 0
+
+
 def _cmd_debug(ns) -> int:
     from goasm import debug
 
@@ -166,7 +189,7 @@ def main(argv=None) -> int:
     ns = _parser().parse_args(argv)
     ns.program_args = program_args
     handler = {"parse": _cmd_parse, "run": _cmd_run, "expand": _cmd_expand,
-               "debug": _cmd_debug, "dap": _cmd_dap}[ns.command]
+               "debug": _cmd_debug, "dap": _cmd_dap, "disasm": _cmd_disasm}[ns.command]
     try:
         return handler(ns)
     except UnimplementedError as err:

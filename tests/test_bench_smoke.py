@@ -63,3 +63,10 @@ def test_run_all_lists_every_script():
     mod = util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert {f"bench_{n}.py" for n in mod.SCRIPTS} == {p.name for p in BENCH.glob("bench_*.py")}
+
+
+def test_decode():
+    text = run("bench_decode.py", "20000")
+    for label in ("iced-x86 alone", "into IR (decode_run):", "into IR, Decoded objects",
+                  "LInstr one at a time"):
+        assert label in text, text

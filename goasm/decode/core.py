@@ -23,6 +23,8 @@ one per iced code, compiled on first use.
 
 from __future__ import annotations
 
+import array
+
 import iced_x86 as iced
 
 from goasm import ir
@@ -98,6 +100,12 @@ _IMM = {
     iced.OpKind.IMMEDIATE8TO64: (64, True),
     iced.OpKind.IMMEDIATE32TO64: (64, True),
 }
+_IMM_BYTES = {
+    iced.OpKind.IMMEDIATE8: 1, iced.OpKind.IMMEDIATE8_2ND: 1, iced.OpKind.IMMEDIATE16: 2,
+    iced.OpKind.IMMEDIATE32: 4, iced.OpKind.IMMEDIATE64: 8, iced.OpKind.IMMEDIATE8TO16: 1,
+    iced.OpKind.IMMEDIATE8TO32: 1, iced.OpKind.IMMEDIATE8TO64: 1,
+    iced.OpKind.IMMEDIATE32TO64: 4,
+}
 _ROUNDING = {
     iced.RoundingControl.ROUND_TO_NEAREST: "RN_SAE",
     iced.RoundingControl.ROUND_DOWN: "RD_SAE",
@@ -108,6 +116,8 @@ _ROUNDING = {
 # {AUD1, ynone, Pm, opBytes{0xb9, 0}}): accepted at the end of the input.
 _GO_UD1 = b"\x0f\xb9"
 _UD1 = ir.Instr("UD1")
+_ICED_REG_NAMES = {v: k for k, v in vars(iced.Register).items()
+                   if k.isupper() and isinstance(v, int)}
 _CODE_NAMES = {v: k for k, v in vars(iced.Code).items() if k.isupper() and isinstance(v, int)}
 _MNEMONIC_NAMES = {v: k for k, v in vars(iced.Mnemonic).items()
                    if k.isupper() and isinstance(v, int)}
@@ -159,15 +169,34 @@ class Decoded:
         return f"Decoded({self.offset}, {self.size}, {self.text()!r})"
 
 
-class _Hit:
-    """A cached conversion: the IR and what the per-instance part needs."""
+class DecodedRun:
+    """A decoded byte string in columns: ``offsets`` (``array('q')``, where each
+    instruction starts), ``instrs`` (the :class:`goasm.ir.Instr` of each), ``targets``
+    (instruction index -> absolute branch target, for direct branches), ``prefixes``
+    (index -> ``LOCK``/``REP``/``REPN``), ``end`` (the length decoded)."""
 
-    __slots__ = ("instr", "branch", "prefixes")
+    __slots__ = ("offsets", "instrs", "targets", "prefixes", "end")
 
-    def __init__(self, instr, branch, prefixes):
-        self.instr = instr
-        self.branch = branch
+    def __init__(self, offsets, instrs, targets, prefixes, end):
+        self.offsets = offsets
+        self.instrs = instrs
+        self.targets = targets
         self.prefixes = prefixes
+        self.end = end
+
+    def __len__(self) -> int:
+        return len(self.instrs)
+
+
+class _NoGoName(Exception):
+    """An operand (register) Go's assembler has no name for."""
+
+
+class _Regs(dict):
+    """Go registers by iced register number; a register Go has no name for raises."""
+
+    def __missing__(self, reg):
+        raise _NoGoName(f"register {_ICED_REG_NAMES.get(reg, reg)} has no Go assembly name")
 
 
 # ----------------------------------------------------------------------------- decoder
@@ -188,9 +217,15 @@ class Decoder:
         self.rip = rip
         self._rules = dtable.rules() if rules is None else rules
         self._conv: dict = {}
+        self._constant: set = set()  # codes whose converter reads nothing of the instance
+        self._imm_bytes: dict = {}   # code -> bytes of its immediate fields
         self._cache: dict = {}
-        self._regs = {v: ir.Reg(n) for v, n in _NATURAL.items() if n is not None}
-        self._wide = {v: ir.Reg(n) for v, n in _WIDE.items() if n is not None}
+        self._regs = _Regs({v: ir.Reg(n) for v, n in _NATURAL.items() if n is not None})
+        self._wide = _Regs({v: ir.Reg(n) for v, n in _WIDE.items() if n is not None})
+        self._rel = False
+        self._rel_mem = None
+        self._rel_cache: dict = {}
+        self._by_code: dict = {}     # codes whose IR never depends on the bytes (JMP rel32)
         self._imms: dict = {}
         self._mems: dict = {}
         self._iced = iced.Instruction()
@@ -200,29 +235,52 @@ class Decoder:
     def decode_all(self, data: bytes, addr: int = 0) -> list:
         """Every instruction of ``data`` (placed at ``addr``) in order; raises
         :class:`DecodeError` when the bytes do not decode into whole instructions."""
+        run = self.decode_run(data, addr)
+        offsets, instrs, targets, prefixes = run.offsets, run.instrs, run.targets, run.prefixes
+        ends = list(offsets[1:]) + [run.end]
+        return [Decoded(off, end - off, ins, targets.get(i), prefixes.get(i, ()))
+                for i, (off, end, ins) in enumerate(zip(offsets, ends, instrs))]
+
+    def decode_run(self, data: bytes, addr: int = 0) -> "DecodedRun":
+        """:meth:`decode_all` in columns (:class:`DecodedRun`): the fast path, which
+        allocates nothing per instruction beyond what a new byte string needs."""
         data = bytes(data)
         dec = iced.Decoder(64, data, ip=addr)
-        x = self._iced
-        out = []
-        cache = self._cache
+        offsets = array.array("q")
+        instrs: list = []
+        targets: dict = {}
+        prefixes: dict = {}
+        add_offset = offsets.append
+        add_instr = instrs.append
+        get = self._cache.get
+        by_code = self._by_code.get
         pos = 0
-        end = len(data)
-        while pos < end:
-            dec.decode_out(x)
+        for x in dec:               # iced's iterator: faster than decode_out from Python
             n = x.len
-            if x.code == 0:
-                if data[pos:] == _GO_UD1:
-                    out.append(Decoded(pos, 2, _UD1))
-                    break
-                raise self._invalid(data, pos, dec)
             raw = data[pos:pos + n]
-            hit = cache.get(raw)
+            hit = get(raw)
             if hit is None:
-                hit = self._convert(x, raw, pos)
-            out.append(Decoded(pos, n, hit.instr, x.near_branch_target if hit.branch else None,
-                               hit.prefixes))
+                code = x.code
+                hit = by_code(code)
+                if hit is None:
+                    if code == 0:
+                        if data[pos:] == _GO_UD1:
+                            add_offset(pos)
+                            add_instr(_UD1)
+                            pos = len(data)
+                            break
+                        raise self._invalid(data, pos, dec)
+                    hit = self._convert(x, raw, pos)
+            if hit.__class__ is tuple:          # a branch or prefixed instruction
+                if hit[1]:
+                    targets[len(instrs)] = x.near_branch_target
+                if hit[2]:
+                    prefixes[len(instrs)] = hit[2]
+                hit = hit[0]
+            add_offset(pos)
+            add_instr(hit)
             pos += n
-        return out
+        return DecodedRun(offsets, instrs, targets, prefixes, pos)
 
     def decode_one(self, data: bytes, offset: int = 0, addr: int = 0) -> Decoded:
         """The instruction starting at ``data[offset]``, which is at address ``addr``."""
@@ -238,11 +296,12 @@ class Decoder:
             raise self._invalid(data, offset, dec)
         n = x.len
         raw = data[offset:offset + n]
-        hit = self._cache.get(raw)
+        hit = self._cache.get(raw) or self._by_code.get(x.code)
         if hit is None:
             hit = self._convert(x, raw, offset)
-        return Decoded(offset, n, hit.instr, x.near_branch_target if hit.branch else None,
-                       hit.prefixes)
+        if hit.__class__ is not tuple:
+            return Decoded(offset, n, hit)
+        return Decoded(offset, n, hit[0], x.near_branch_target if hit[1] else None, hit[2])
 
     def _invalid(self, data: bytes, pos: int, dec) -> DecodeError:
         """The error for undecodable bytes at ``pos``."""
@@ -255,37 +314,47 @@ class Decoder:
 
     # ---- one instruction
 
-    def _convert(self, x, raw: bytes, pos: int) -> _Hit:
+    def _convert(self, x, raw: bytes, pos: int):
+        """The :class:`goasm.ir.Instr` of the decoded ``x``, or ``(instr, is_branch,
+        prefixes)`` for a branch or prefixed instruction; cached by ``raw`` (or
+        by code when the IR does not depend on the bytes). A RIP-relative instruction
+        depends on its address too: it is cached by its bytes without the disp32, with
+        the position of the memory operand, which is replaced per address."""
         code = x.code
         conv = self._conv.get(code)
         if conv is None:
             conv = self._conv[code] = self._make_converter(x, raw, pos)
-        rel = x.is_ip_rel_memory_operand
-        if rel and self.rip is None:
-            raise DecodeError(f"{raw.hex()}: RIP-relative addressing "
-                              f"({iced.Formatter(iced.FormatterSyntax.GAS).format(x)}) cannot "
-                              f"be placed in goasm's layout", offset=pos, data=raw)
-        op, args, branch, string = conv(x)
-        if None in args:
-            raise DecodeError(f"{raw.hex()}: {self._intel(x)}: a register Go's assembler "
-                              f"has no name for", offset=pos, data=raw)
-        suffixes = ()
-        if x.op_mask:
-            args = args[:-1] + (self._regs[x.op_mask],) + args[-1:]
-        if x.encoding == iced.EncodingKind.EVEX:
-            suffixes = self._evex_suffixes(x)
-        prefixes = ()
-        if x.has_lock_prefix:
-            prefixes = ("LOCK",)
-        if string:
-            if x.has_repne_prefix:
-                prefixes += ("REPN",)
-            elif x.has_rep_prefix:
-                prefixes += ("REP",)
-        hit = _Hit(ir.Instr(op, args, suffixes), branch, prefixes)
-        if not rel:
-            self._cache[raw] = hit
-        return hit
+        key = None
+        if x.memory_base == _RIP and self.rip is not None:
+            cut = len(raw) - 4 - self._imm_bytes[code]        # the disp32 precedes imm
+            key = raw[:cut] + raw[cut + 4:]
+            rel = self._rel_cache.get(key)
+            if rel is not None:
+                ins, j = rel[0], rel[3]
+                args = ins.args
+                args = args[:j] + (self.rip(x.ip_rel_memory_address),) + args[j + 1:]
+                ins = ir.Instr(ins.op, args, ins.suffixes)
+                return (ins, rel[1], rel[2]) if rel[1] or rel[2] else ins
+        self._rel = False
+        try:
+            hit = conv(x)
+        except _NoGoName as exc:
+            raise DecodeError(f"{raw.hex()}: {self._intel(x)}: {exc}", offset=pos,
+                              data=raw) from None
+        except DecodeError as exc:
+            raise DecodeError(f"{raw.hex()}: {exc.message}", offset=pos, data=raw) from None
+        if not self._rel:
+            # cached as the bare Instr unless it is a branch or has prefixes
+            stored = hit if hit[1] or hit[2] else hit[0]
+            if code in self._constant:
+                self._by_code[code] = stored
+            else:
+                self._cache[raw] = stored
+        elif key is not None:
+            m = self._rel_mem
+            j = next(i for i, a in enumerate(hit[0].args) if a is m)
+            self._rel_cache[key] = hit + (j,)
+        return hit if hit[1] or hit[2] else hit[0]
 
     @staticmethod
     def _evex_suffixes(x) -> tuple:
@@ -305,9 +374,20 @@ class Decoder:
     def _intel(x) -> str:
         return iced.Formatter(iced.FormatterSyntax.INTEL).format(x)
 
+    @staticmethod
+    def _prefixes(x) -> tuple:
+        """LOCK, REP/REPN of a string instruction (Go's prefix statements)."""
+        out = ("LOCK",) if x.has_lock_prefix else ()
+        if x.has_repne_prefix:
+            out += ("REPN",)
+        elif x.has_rep_prefix:
+            out += ("REP",)
+        return out
+
     def _make_converter(self, x, raw: bytes, pos: int):
         """Generate the converter of ``x.code`` from its rule (see the module docstring
-        of :mod:`goasm.decode.table` for the template tokens)."""
+        of :mod:`goasm.decode.table` for the template tokens): a function of the iced
+        instruction returning ``(instr, is_branch, prefixes)``."""
         name = code_name(x.code)
         rule = self._rules.get(name)
         if rule is None:
@@ -318,11 +398,15 @@ class Decoder:
         if any(k in _FAR for k in kinds):
             raise DecodeError(f"{raw.hex()}: far branches have no Go spelling", offset=pos,
                               data=raw)
+        info = iced.OpCodeInfo(x.code)
+        self._imm_bytes[x.code] = sum(_IMM_BYTES.get(k, 0) for k in kinds)
         branch = any(k in _NEAR for k in kinds)
         string = any(k in _STRING_MEM for k in kinds)
-        exprs = []
+        evex = info.encoding == iced.EncodingKind.EVEX
         env = {"R": self._regs, "W": self._wide, "M": self._mem, "I": self._imm, "REG": _REG,
-               "OP": rule.op, "RL": self._reglist, "C": {}}
+               "RL": self._reglist, "C": {}, "Instr": ir.Instr, "SFX": self._evex_suffixes,
+               "PFX": self._prefixes}
+        exprs = []
         for tok in rule.template:
             if tok.startswith("="):
                 env["C"][tok] = (ir.Imm(int(tok[2:], 0)) if tok.startswith("=$")
@@ -333,20 +417,36 @@ class Decoder:
             i = int(head[1:])
             kind = kinds[i] if i < len(kinds) else None
             if conv == "w":
-                exprs.append(f"W.get(x.op{i}_register)")
+                exprs.append(f"W[x.op{i}_register]")
             elif conv == "l4":
                 exprs.append(f"RL(x.op{i}_register)")
             elif kind in _IMM:
                 bits, signed = _IMM[kind]
-                exprs.append(f"I(x.immediate({i}), {bits}, {signed})")
+                value = "x.immediate8_2nd" if kind == iced.OpKind.IMMEDIATE8_2ND \
+                    else f"x.immediate({i})"
+                exprs.append(f"I({value}, {bits}, {signed})")
             elif kind in (_REG, _MEMORY):
                 # r/m operands are a register in some encodings and memory in others
-                exprs.append(f"(R.get(x.op{i}_register) if x.op{i}_kind == REG else M(x))")
+                exprs.append(f"(R[x.op{i}_register] if x.op{i}_kind == REG else M(x))")
             else:
                 raise DecodeError(f"{raw.hex()}: {self._intel(x)}: template {tok} names an "
                                   f"operand of kind {kind}", offset=pos, data=raw)
-        body = ", ".join(exprs) + ("," if len(exprs) == 1 else "")
-        src = (f"def _conv(x):\n    return OP, ({body}), {branch}, {string}\n")
+        if not evex and prefixes_free(string, info) and all(
+                t.startswith("=") for t in rule.template):
+            self._constant.add(x.code)
+        lines = ["def _conv(x):"]
+        lines.append(f"    args = ({', '.join(exprs)}{',' if len(exprs) == 1 else ''})")
+        suffixes = "()"
+        if evex:
+            lines += ["    k = x.op_mask",
+                      "    if k:",
+                      "        args = args[:-1] + (R[k],) + args[-1:]"]
+            suffixes = "SFX(x)"
+        prefixes = "()"
+        if string or info.can_use_lock_prefix:
+            prefixes = "PFX(x)" if string else '("LOCK",) if x.has_lock_prefix else ()'
+        lines.append(f"    return Instr({rule.op!r}, args, {suffixes}), {branch}, {prefixes}")
+        src = "\n".join(lines) + "\n"
         exec(compile(src, f"<goasm-decode {name}>", "exec"), env)  # noqa: S102
         return env["_conv"]
 
@@ -362,14 +462,19 @@ class Decoder:
 
     def _reglist(self, reg):
         name = _NATURAL.get(reg)
-        if name is None:
-            return None
+        if name is None or name[:1] not in "XYZ":
+            raise _NoGoName(f"no Go register block starts at {name}")
         return ir.RegList(name, f"{name[0]}{int(name[1:]) + 3}")
 
     def _mem(self, x):
         base = x.memory_base
         if base == _RIP:
-            return self.rip(x.ip_rel_memory_address)
+            if self.rip is None:
+                raise DecodeError("RIP-relative addressing cannot be placed in goasm's "
+                                  "layout of raw bytes")
+            self._rel = True
+            m = self._rel_mem = self.rip(x.ip_rel_memory_address)
+            return m
         index = x.memory_index
         scale = x.memory_index_scale
         disp = x.memory_displacement
@@ -397,6 +502,11 @@ class Decoder:
                        scale=scale if index else 0)
         self._mems[key] = m
         return m
+
+
+def prefixes_free(string: bool, info) -> bool:
+    """True when no prefix statement can apply to instructions of this code."""
+    return not string and not info.can_use_lock_prefix
 
 
 def absolute_mem(address: int) -> ir.Mem:

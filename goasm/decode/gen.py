@@ -18,6 +18,7 @@ Used by ``tools/gen_decode_table.py`` (writes ``goasm/decode/amd64_decode.txt``)
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -131,9 +132,15 @@ def render(data: bytes) -> str | None:
     x = iced.Decoder(64, data).decode()
     if x.code == iced.Code.INVALID or x.len != len(data):
         return None
+    return _formatter().format(x)
+
+
+@functools.lru_cache(maxsize=None)
+def _formatter():
+    """iced's Intel formatter with every memory size shown (made once, never changed)."""
     fmt = iced.Formatter(iced.FormatterSyntax.INTEL)
     fmt.memory_size_options = iced.MemorySizeOptions.ALWAYS
-    return fmt.format(x)
+    return fmt
 
 
 def alternatives(line: EncLine) -> tuple[list, list]:
