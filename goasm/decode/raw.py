@@ -10,7 +10,10 @@ the loader treats them like written instructions.
 
 Rules (each violation is a :class:`goasm.errors.LinkError` with file:line and the bytes):
 
-* the run must decode into whole, valid instructions;
+* the run must decode into whole, valid instructions -- the bytes execution can reach,
+  when a run holds data after a jump (decoded from its start, its labels and its branch
+  targets, following fall-through; bytes nothing reaches stay ``BYTE`` data, which is
+  an error only when executed);
 * a label inside the run must fall on an instruction boundary;
 * a decoded direct branch must land on an instruction of the same run or right after
   it (its bytes only say "N bytes further", and goasm does not lay out the other
@@ -80,6 +83,10 @@ def expand_runs(body: list, decoder: Decoder | None = None) -> tuple[list, dict]
     return out, sources
 
 
+# Go mnemonics after which the processor never reaches the next byte.
+_NO_FALLTHROUGH = frozenset({"JMP", "RET", "UD1", "UD2", "HLT"})
+
+
 def _decode_run(run: list, decoder: Decoder, sources: dict, followed: bool) -> list:
     pieces: list = []      # (offset, statement)
     labels: list = []      # (offset, Label)
@@ -98,30 +105,41 @@ def _decode_run(run: list, decoder: Decoder, sources: dict, followed: bool) -> l
 
     try:
         decoded = decoder.decode_all(data)
-    except DecodeError as exc:
-        stmt = piece_at(exc.offset)
-        raise LinkError(f"raw bytes do not decode into whole instructions: {exc.message} "
-                        f"(byte {exc.offset} of the {len(data)}-byte run starting at "
-                        f"{pieces[0][1].pos})", stmt.pos) from None
-    # statement index (within the run's output) of each instruction's first statement
+    except DecodeError:
+        decoded = None
+    if decoded is None or not _aligned(decoded, labels, len(data)):
+        decoded = _reachable(data, labels, decoder, piece_at, pieces)
+    # the run's statements in order: decoded instructions, and BYTEs for data no
+    # decoded path reaches; the statement index of each instruction's first statement
+    entries: list = []
+    cursor = 0
+    for d in decoded:
+        entries += [(off, None) for off in range(cursor, d.offset)]
+        entries.append((d.offset, d))
+        cursor = d.offset + d.size
+    entries += [(off, None) for off in range(cursor, len(data))]
     first_stmt: dict = {}
     count = 0
-    for d in decoded:
-        first_stmt[d.offset] = count
-        count += len(d.prefixes) + 1
+    for off, d in entries:
+        first_stmt[off] = count
+        count += 1 if d is None else len(d.prefixes) + 1
     first_stmt[len(data)] = count
+    by_offset = {d.offset: d for d in decoded}
     label_at: dict = {}
     for off, label in labels:
-        if off not in first_stmt:
+        if off not in by_offset and off != len(data):
             d = _containing(decoded, off)
             raise LinkError(f"label {label.name} falls inside the instruction "
                             f"{d.text()} decoded from {data[d.offset:d.offset + d.size].hex()}",
                             label.pos)
         label_at.setdefault(off, []).append(label)
     out: list = []
-    for d in decoded:
-        stmt = piece_at(d.offset)
+    for off, d in entries:
+        stmt = piece_at(off)
         pos = stmt.pos
+        if d is None:               # data: cmd/asm emits the byte, nothing executes it
+            out.append(ir.Instr("BYTE", (ir.Imm(data[off]),), (), pos))
+            continue
         out += label_at.get(d.offset, [])
         for prefix in d.prefixes:
             out.append(ir.Instr(prefix, (), (), pos))
@@ -130,7 +148,7 @@ def _decode_run(run: list, decoder: Decoder, sources: dict, followed: bool) -> l
         if d.target is not None:
             t = d.target
             code = data[d.offset:d.offset + d.size].hex()
-            if t not in first_stmt:
+            if t not in by_offset and t != len(data):
                 inside = 0 <= t < len(data)
                 where = (f"inside the instruction {_containing(decoded, t).text()}" if inside
                          else "outside the raw bytes it is written in")
@@ -143,7 +161,60 @@ def _decode_run(run: list, decoder: Decoder, sources: dict, followed: bool) -> l
         new = ir.Instr(ins.op, args, ins.suffixes, pos)
         out.append(new)
         sources[id(new)] = _source(pieces, starts, d)
+    out += label_at.get(len(data), [])
     return out
+
+
+def _aligned(decoded: list, labels: list, end: int) -> bool:
+    """Every label and in-run branch target of a linear decoding is an instruction
+    start (or the end of the run)."""
+    starts = {d.offset for d in decoded} | {end}
+    return all(off in starts for off, _ in labels) and all(
+        d.target in starts for d in decoded
+        if d.target is not None and 0 <= d.target <= end)
+
+
+def _reachable(data: bytes, labels: list, decoder: Decoder, piece_at, pieces) -> list:
+    """Decode only what execution can reach, as the processor does: from the start of
+    the run, from its labels and from the targets of the branches found, following
+    fall-through except after JMP/RET/UD2 (data after a jump, e.g.
+    crypto/internal/boring/sig's marker bytes, stays data). Reachable bytes that are not
+    an instruction, and instructions that overlap, are load errors."""
+    found: dict = {}
+    why: dict = {0: None}
+    for off, label in labels:
+        why.setdefault(off, label)
+    work = [0] + [off for off, _ in labels]
+    end = len(data)
+    while work:
+        p = work.pop(0)
+        if p in found or not 0 <= p < end:
+            continue
+        inside = next((d for d in found.values() if d.offset < p < d.offset + d.size), None)
+        reason = why.get(p)
+        if inside is not None:
+            what = (f"label {reason.name}" if isinstance(reason, ir.Label)
+                    else f"a branch target (+{p})")
+            raise LinkError(f"{what} falls inside the instruction {inside.text()} decoded "
+                            f"from {data[inside.offset:inside.offset + inside.size].hex()}",
+                            reason.pos if isinstance(reason, ir.Label) else piece_at(p).pos)
+        try:
+            d = decoder.decode_one(data, p, p)
+        except DecodeError as exc:
+            raise LinkError(f"raw bytes do not decode into whole instructions: {exc.message} "
+                            f"(byte {p} of the {end}-byte run starting at {pieces[0][1].pos})",
+                            piece_at(p).pos) from None
+        later = next((q for q in found if p < q < p + d.size), None)
+        if later is not None:
+            raise LinkError(f"the instruction {d.text()} decoded at byte {p} overlaps the one "
+                            f"at byte {later} ({found[later].text()})", piece_at(p).pos)
+        found[p] = d
+        if d.target is not None and 0 <= d.target <= end:
+            why.setdefault(d.target, None)
+            work.append(d.target)
+        if d.instr.op not in _NO_FALLTHROUGH:
+            work.append(p + d.size)
+    return [found[k] for k in sorted(found)]
 
 
 def _rel(d):
