@@ -221,3 +221,23 @@ def test_runtime_goexit_nops_decode(tmp_path):
     goexit = image.functions["runtime.goexit"]
     assert [i.op for i in goexit.instrs][:2] == ["NOP", "CALL"]
     assert goexit.instrs[0].source == "BYTE $0x90"
+
+
+def test_trace_and_errors_show_the_source_beside_the_decoding():
+    import io
+
+    from goasm.errors import UnimplementedError
+    from goasm.trace import Tracer
+
+    image, entry, end = link_snippet("LONG $0xd1cb380f\nWORD $0x03dc\nRET")
+    m = Machine(image)
+    m.cpu.pc = entry
+    out = io.StringIO()
+    with pytest.raises(UnimplementedError) as exc:     # x87: not implemented
+        Tracer(m, None, out).run()
+    lines = out.getvalue().splitlines()
+    assert "LONG $0xd1cb380f  // SHA256RNDS2 X0, X1, X2" in lines[0]
+    assert "form.s:2" in lines[0]
+    assert "WORD $0x3dc  // FADDD (BX), F0" in lines[1] and "stopped here" in lines[1]
+    assert str(exc.value) == ("form.s:3:1: unimplemented instruction FADDD "
+                              "(WORD $0x3dc  // FADDD (BX), F0)")
