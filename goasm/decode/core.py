@@ -344,12 +344,11 @@ class Decoder:
             cut = len(raw) - 4 - self._imm_bytes[code]        # the disp32 precedes imm
             key = raw[:cut] + raw[cut + 4:]
             rel = self._rel_cache.get(key)
-            if rel is not None:
-                ins, j = rel[0], rel[3]
-                args = ins.args
-                args = args[:j] + (self.rip(x.ip_rel_memory_address),) + args[j + 1:]
-                ins = ir.Instr(ins.op, args, ins.suffixes)
-                return (ins, rel[1], rel[2]) if rel[1] or rel[2] else ins
+            if rel is not None:       # (op, args before, args after, suffixes, extra)
+                ins = ir.Instr(rel[0], rel[1] + (self.rip(x.ip_rel_memory_address),) + rel[2],
+                               rel[3])
+                extra = rel[4]
+                return ins if extra is None else (ins,) + extra
         self._rel = False
         try:
             hit = conv(x)
@@ -367,8 +366,10 @@ class Decoder:
                 self._cache[raw] = stored
         elif key is not None:
             m = self._rel_mem
-            j = next(i for i, a in enumerate(hit[0].args) if a is m)
-            self._rel_cache[key] = hit + (j,)
+            ins = hit[0]
+            j = next(i for i, a in enumerate(ins.args) if a is m)
+            self._rel_cache[key] = (ins.op, ins.args[:j], ins.args[j + 1:], ins.suffixes,
+                                    hit[1:] if hit[1] or hit[2] else None)
         return hit if hit[1] or hit[2] else hit[0]
 
     @staticmethod
@@ -524,6 +525,8 @@ def prefixes_free(string: bool, info) -> bool:
     return not string and not info.can_use_lock_prefix
 
 
-def absolute_mem(address: int) -> ir.Mem:
+def absolute_mem(address: int, _none=ir.NameKind.NONE, _mem=ir.Mem) -> ir.Mem:
     """A RIP-relative operand as the absolute address it reaches (``Mem(offset=addr)``)."""
-    return ir.Mem(offset=_signed(address, 64))
+    if address >> 63:
+        address -= 1 << 64
+    return _mem(address, None, None, 0, None, _none, None)
