@@ -38,7 +38,6 @@ import attrs
 from goasm import ir
 from goasm.arch import amd64
 from goasm.decode import raw
-from goasm.decode.core import Decoder
 from goasm.errors import LinkError, Pos
 from goasm.image import (DATA_BASE, PAGE_SIZE, TEXT_BASE, Function, Image, LInstr, Segment,
                          SymKind, Symbol, Target)
@@ -432,6 +431,8 @@ class _Linker:
         body, sources = td.body, {}
         if any(raw.is_raw(s) for s in body):     # BYTE/LONG runs -> decoded instructions
             if self.decoder is None:
+                from goasm.decode.core import Decoder
+
                 self.decoder = Decoder()
             body, sources = raw.expand_runs(body, self.decoder)
         for stmt in body:

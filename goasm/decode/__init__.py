@@ -38,4 +38,14 @@ Raw ``BYTE``/``WORD``/``LONG``/``QUAD`` runs inside TEXT symbols are decoded at 
 time by :mod:`goasm.decode.raw` (called from :mod:`goasm.link`).
 """
 
-from goasm.decode.core import Decoded, Decoder, absolute_mem, code_name  # noqa: F401
+__all__ = ["Decoded", "DecodedRun", "Decoder", "absolute_mem", "code_name"]
+
+
+def __getattr__(name):
+    """The decoder's names, imported on first use: loading iced-x86 and the table costs
+    start-up time that programs without machine code need not pay."""
+    if name in __all__:
+        from goasm.decode import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module 'goasm.decode' has no attribute {name!r}")

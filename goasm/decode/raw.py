@@ -29,7 +29,6 @@ from __future__ import annotations
 import bisect
 
 from goasm import ir
-from goasm.decode.core import Decoder
 from goasm.errors import DecodeError, LinkError
 
 RAW_WIDTH = {"BYTE": 1, "WORD": 2, "LONG": 4, "QUAD": 8}
@@ -54,12 +53,16 @@ def raw_text(stmt: ir.Instr) -> str:
     return f"{stmt.op} ${stmt.args[0].value & ((1 << (8 * width)) - 1):#x}"
 
 
-def expand_runs(body: list, decoder: Decoder | None = None) -> tuple[list, dict]:
+def expand_runs(body: list, decoder=None) -> tuple[list, dict]:
     """``body`` (the statements of one TEXT symbol) with every raw run replaced by its
-    decoded instructions; also ``{id(instr): source text}`` for those instructions."""
+    decoded instructions; also ``{id(instr): source text}`` for those instructions.
+    ``decoder``: a :class:`goasm.decode.Decoder` to reuse (its caches), else a new one."""
     if not any(is_raw(s) for s in body):
         return body, {}
-    decoder = decoder or Decoder()
+    if decoder is None:
+        from goasm.decode.core import Decoder
+
+        decoder = Decoder()
     out: list = []
     sources: dict = {}
     i = 0
@@ -87,7 +90,7 @@ def expand_runs(body: list, decoder: Decoder | None = None) -> tuple[list, dict]
 _NO_FALLTHROUGH = frozenset({"JMP", "RET", "UD1", "UD2", "HLT"})
 
 
-def _decode_run(run: list, decoder: Decoder, sources: dict, followed: bool) -> list:
+def _decode_run(run: list, decoder, sources: dict, followed: bool) -> list:
     pieces: list = []      # (offset, statement)
     labels: list = []      # (offset, Label)
     data = bytearray()
@@ -174,7 +177,7 @@ def _aligned(decoded: list, labels: list, end: int) -> bool:
         if d.target is not None and 0 <= d.target <= end)
 
 
-def _reachable(data: bytes, labels: list, decoder: Decoder, piece_at, pieces) -> list:
+def _reachable(data: bytes, labels: list, decoder, piece_at, pieces) -> list:
     """Decode only what execution can reach, as the processor does: from the start of
     the run, from its labels and from the targets of the branches found, following
     fall-through except after JMP/RET/UD2 (data after a jump, e.g.
