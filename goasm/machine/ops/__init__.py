@@ -29,6 +29,7 @@ FAMILIES = (
     "vperm",
     "vgather",
     "vcrypto",
+    "vint",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 
