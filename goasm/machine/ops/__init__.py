@@ -30,6 +30,7 @@ FAMILIES = (
     "vgather",
     "vcrypto",
     "vint",
+    "vint_cmp",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 
