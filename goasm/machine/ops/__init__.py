@@ -31,6 +31,7 @@ FAMILIES = (
     "vcrypto",
     "vint",
     "vint_cmp",
+    "vint_shift",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 
