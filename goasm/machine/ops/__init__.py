@@ -32,6 +32,7 @@ FAMILIES = (
     "vint",
     "vint_cmp",
     "vint_shift",
+    "vint_bits",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 
