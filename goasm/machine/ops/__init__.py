@@ -33,6 +33,7 @@ FAMILIES = (
     "vint_cmp",
     "vint_shift",
     "vint_bits",
+    "vint_pack",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 
