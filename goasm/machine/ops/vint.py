@@ -1,5 +1,5 @@
 """VEX and EVEX integer arithmetic (Intel SDM Vol. 2, the page of each instruction):
-saturating add/subtract (VPADDSB/SW, VPADDUSB/USW, VPSUBSB/SW, VPSUBUSB/USW),
+add/subtract (VPADDB/W/D/Q, VPSUBB/W/D/Q), saturating add/subtract (VPADDSB/SW, VPADDUSB/USW, VPSUBSB/SW, VPSUBUSB/USW),
 multiplies (VPMULLW/D/Q, VPMULHW, VPMULHUW, VPMULHRSW, VPMULDQ, VPMULUDQ, VPMADDWD,
 VPMADDUBSW), the IFMA52 multiply-adds (VPMADD52LUQ/HUQ), the VNNI dot products
 (VPDPBUSD(S), VPDPWSSD(S)), VPMULTISHIFTQB, averages (VPAVGB/W), sums of absolute
@@ -99,6 +99,14 @@ def _spec(names_ews, **kwargs):
 
 # --------------------------------------------------------------------------- add/subtract
 
+@vhandles(*((f"VP{op}{s}", dict(ew=w, subtract=op == "SUB")) for op in ("ADD", "SUB")
+            for s, w in (("B", 1), ("W", 2), ("D", 4), ("Q", 8))))
+def vaddsub(e, args, ew, subtract):
+    """``VPADDD src2, src1, [K,] dst``: lane-wise src1 + src2 (VPSUB*: src1 - src2) modulo
+    the lane size (SDM: PADDB/W/D/Q, PSUBB/W/D/Q), SWAR on the whole vector."""
+    lanes_form(e, args, lambda w: L.add_sub(ew, w, subtract), ew)
+
+
 _SATURATING = (("VPADDSB", 1, True, False), ("VPADDSW", 2, True, False),
                ("VPADDUSB", 1, False, False), ("VPADDUSW", 2, False, False),
                ("VPSUBSB", 1, True, True), ("VPSUBSW", 2, True, True),
@@ -135,13 +143,18 @@ def _mulhrs(width: int):
 @lru_cache(maxsize=None)
 def _mul_dq(width: int, signed: bool):
     """PMULDQ/PMULUDQ: the low doublewords of every quadword, multiplied into the whole
-    quadword."""
-    ua = L.unpacker(4, width, signed)
-    pk = L.packer(8, width, signed)
-
-    def fn(a: int, b: int) -> int:
-        return pk(map(int.__mul__, ua(a)[::2], ua(b)[::2]))
-    return fn
+    quadword: one product per quadword, unrolled at load time."""
+    terms = []
+    for i in range(width // 8):
+        x, y = f"(a >> {64 * i} & 0xFFFFFFFF)", f"(b >> {64 * i} & 0xFFFFFFFF)"
+        if signed:
+            x, y = f"(({x} ^ 0x80000000) - 0x80000000)", f"(({y} ^ 0x80000000) - 0x80000000)"
+            terms.append(f"({x} * {y} & 0xFFFFFFFFFFFFFFFF) << {64 * i}")
+        else:
+            terms.append(f"{x} * {y} << {64 * i}")
+    namespace: dict = {}
+    exec(f"def fn(a, b):\n    return {' | '.join(terms)}\n", namespace)  # noqa: S102
+    return namespace["fn"]
 
 
 @vhandles(("VPMULLW", dict(kind="low", ew=2)), ("VPMULLD", dict(kind="low", ew=4)),
@@ -297,12 +310,11 @@ def vpavg(e, args, ew):
 
 @lru_cache(maxsize=None)
 def _psadbw(width: int):
-    ua = L.unpacker(1, width)
-    pk = L.packer(8, width)
+    diff = L.absdiff(1, width)
+    fold = L.fold_sum(1, 8, width)
 
     def fn(a: int, b: int) -> int:
-        d = [x - y if x > y else y - x for x, y in zip(ua(a), ua(b))]
-        return pk([sum(d[i:i + 8]) for i in range(0, width, 8)])
+        return fold(diff(a, b))
     return fn
 
 

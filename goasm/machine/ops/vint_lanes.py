@@ -154,7 +154,14 @@ def sgt_tops(ew: int, width: int):
 
 @lru_cache(maxsize=None)
 def cmpeq(ew: int, width: int):
-    """``fn(a, b)``: all ones in every lane where a == b (SDM: PCMPEQB/W/D/Q)."""
+    """``fn(a, b)``: all ones in every lane where a == b (SDM: PCMPEQB/W/D/Q); bytes go
+    through a 256-entry translation table (0 -> 0xFF, else 0)."""
+    if ew == 1:
+        table = bytes([0xFF] + [0] * 255)
+
+        def eqb(a: int, b: int) -> int:
+            return int.from_bytes((a ^ b).to_bytes(width, "little").translate(table), "little")
+        return eqb
     h = high_bits(ew, width)
     nz = nonzero_tops(ew, width)
     spread = spreader(ew, width)
@@ -176,6 +183,23 @@ def cmpgt(ew: int, width: int, signed: bool = True):
 
 
 # --------------------------------------------------------------------------- arithmetic
+
+@lru_cache(maxsize=None)
+def add_sub(ew: int, width: int, subtract: bool):
+    """``fn(a, b)``: lane-wise ``a + b`` (``subtract``: ``a - b``) modulo the lane size
+    (SDM: PADDB/W/D/Q, PSUBB/W/D/Q): :func:`goasm.machine.ops.vec.add_lanes` and
+    ``sub_lanes`` with their constants bound once."""
+    h = high_bits(ew, width)
+    low = FULL[width] ^ h
+
+    if subtract:
+        def fn(a: int, b: int) -> int:
+            return ((a | h) - (b & low)) ^ ((a ^ ~b) & h)
+    else:
+        def fn(a: int, b: int) -> int:
+            return ((a & low) + (b & low)) ^ ((a ^ b) & h)
+    return fn
+
 
 @lru_cache(maxsize=None)
 def saturating(ew: int, width: int, signed: bool, subtract: bool):
@@ -230,6 +254,38 @@ def minmax(ew: int, width: int, signed: bool, want_max: bool):
         def fn(a: int, b: int) -> int:
             m = spread(gt(a, b))
             return (b & m) | (a & ~m & full)
+    return fn
+
+
+@lru_cache(maxsize=None)
+def absdiff(ew: int, width: int):
+    """``fn(a, b)``: lane-wise ``|a - b|`` of unsigned lanes: max minus min, which never
+    borrows across lanes."""
+    gt = ugt_tops(ew, width)
+    spread = spreader(ew, width)
+    full = FULL[width]
+
+    def fn(a: int, b: int) -> int:
+        m = spread(gt(a, b))
+        return ((a & m) | (b & ~m & full)) - ((b & m) | (a & ~m & full))
+    return fn
+
+
+@lru_cache(maxsize=None)
+def fold_sum(ew: int, to_ew: int, width: int):
+    """``fn(a)``: the sum of every group of ``ew``-byte unsigned lanes within each
+    ``to_ew``-byte lane, left in that lane (adjacent halves added pairwise, widening at
+    each step; the sums must fit their lane)."""
+    steps = []
+    size = ew
+    while size < to_ew:
+        steps.append((8 * size, repeat(2 * size, width) * FULL[size]))
+        size *= 2
+
+    def fn(x: int) -> int:
+        for shift, mask in steps:
+            x = (x & mask) + ((x >> shift) & mask)
+        return x
     return fn
 
 

@@ -155,16 +155,22 @@ def vpshuf(e, args, kind, ew):
 
 @lru_cache(maxsize=None)
 def _palignr(width: int, imm: int):
+    """Per 128-bit lane ``(a:b) >> 8 * imm``, on the whole vector: b's bytes move down
+    within their lane, a's bytes into the top of the same lane (the bits that would
+    cross into the neighbouring lane are masked off)."""
     if imm >= 32:
         return lambda a, b: 0
-    shift = 8 * imm
+    lanes = range(width // 16)
+    if imm >= 16:
+        n = 8 * (imm - 16)
+        keep = sum((M128 >> n) << (128 * i) for i in lanes)
+        return lambda a, b: (a >> n) & keep
+    n = 8 * imm
+    keep_b = sum((M128 >> n) << (128 * i) for i in lanes)
+    keep_a = sum((M128 << (128 - n) & M128) << (128 * i) for i in lanes)
 
     def fn(a: int, b: int) -> int:
-        out = 0
-        for i in range(0, width // 16):
-            s = 128 * i
-            out |= ((((a >> s & M128) << 128 | (b >> s & M128)) >> shift) & M128) << s
-        return out
+        return ((b >> n) & keep_b) | ((a << (128 - n)) & keep_a)
     return fn
 
 

@@ -1,9 +1,10 @@
-"""VEX and EVEX moves, bitwise operations and lane-wise add/subtract (Intel SDM Vol. 2,
+"""VEX and EVEX moves and bitwise operations (Intel SDM Vol. 2,
 the pages of each instruction): VMOVDQU/VMOVDQA (Go's names for the VEX forms),
 VMOVDQU8/16/32/64 and VMOVDQA32/64 (EVEX), VMOVUPS/VMOVAPS/VMOVUPD/VMOVAPD,
 VMOVNTDQ/VMOVNTPS/VMOVNTPD, VMOVNTDQA, VLDDQU; VPAND/VPANDN/VPOR/VPXOR (VEX),
 VPANDD/Q, VPANDND/Q, VPORD/Q, VPXORD/Q (EVEX), VANDPS/PD, VANDNPS/PD, VORPS/PD,
-VXORPS/PD; VPADDB/W/D/Q and VPSUBB/W/D/Q.
+VXORPS/PD. (VPADDB/W/D/Q and VPSUBB/W/D/Q live with the other integer lane arithmetic in
+:mod:`goasm.machine.ops.vint`.)
 
 These are the reference users of :mod:`goasm.machine.ops.vec`: every handler parses
 its operands with :func:`vec.parse`, reads sources with :func:`vec.read` and stores
@@ -80,23 +81,4 @@ def vbitwise(e, args, op, ew):
     else:
         value = f"a {op} b"
     vec.write(e, v, value, ew)
-    e.next()
-
-
-def _lanes(stem, fn):
-    return tuple((stem + s, dict(fn=fn, ew=w)) for s, w in (("B", 1), ("W", 2), ("D", 4),
-                                                            ("Q", 8)))
-
-
-@vhandles(*_lanes("VPADD", vec.add_lanes), *_lanes("VPSUB", vec.sub_lanes))
-def vaddsub(e, args, fn, ew):
-    """``VPADDD src2, src1, [K,] dst``: lane-wise src1 + src2 (VPSUB: src1 - src2)
-    modulo the lane size (SDM: PADDB/W/D/Q, PSUBB/W/D/Q), on whole vectors."""
-    v = vec.parse(args, e.ins, nsrc=2, bcst=ew >= 4)
-    vec.need_vec(v.dst)
-    a, b = v.srcs
-    vec.need_vec(a, "first source")
-    vec.need_vec_or_mem(b)
-    e.emit(f"a = {vec.read(e, v, a, ew)}", f"b = {vec.read(e, v, b, ew)}")
-    vec.write(e, v, e.call(fn, "a", "b", e.const(ew), e.const(v.width)), ew)
     e.next()
