@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from goasm.machine.ops import vec
 from goasm.machine.ops import vint_lanes as L
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
@@ -166,5 +167,19 @@ def test_struct_helpers_round_trip(width):
             elems = L.unpacker(ew, width, signed)(value)
             assert list(elems) == lanes(value, ew, width, signed)
             assert L.packer(ew, width, signed)(elems) == value
-    assert L.lanes128(int.from_bytes(bytes(range(width)), "little"), width) == [
-        int.from_bytes(bytes(range(i, i + 16)), "little") for i in range(0, width, 16)]
+
+
+@pytest.mark.parametrize("ew,width", [(e, w) for e in EWS for w in WIDTHS])
+def test_unpack(ew, width):
+    """goasm.machine.ops.vec.unpack (PUNPCKL*/H*, UNPCKL*/H*): per 128-bit lane."""
+    a = int.from_bytes(bytes(range(width)), "little")
+    b = int.from_bytes(bytes(range(100, 100 + width)), "little")
+    xs, ys = lanes(a, ew, width), lanes(b, ew, width)
+    n = 16 // ew
+    for high in (False, True):
+        want = []
+        for i in range(0, width // ew, n):
+            lo = i + (n // 2 if high else 0)
+            for j in range(n // 2):
+                want += (xs[lo + j], ys[lo + j])
+        assert vec.unpack(a, b, ew, width, high) == join(want, ew)

@@ -514,14 +514,26 @@ def unpack(a: int, b: int, ew: int, width: int, high: bool) -> int:
     """Interleave the low (``high``: the high) halves of the ``ew``-byte elements of ``a``
     and ``b`` within each 128-bit lane: ``a0 b0 a1 b1 ...`` (SDM: PUNPCKLBW ... PUNPCKHQDQ,
     UNPCKLPS/UNPCKHPS/UNPCKLPD/UNPCKHPD and their VEX/EVEX forms)."""
+    return interleaver(ew, width, high)(a, b)
+
+
+@lru_cache(maxsize=None)
+def interleaver(ew: int, width: int, high: bool):
+    """:func:`unpack` for one element width, vector width and half, built once: the
+    elements are placed by slice assignment, lane by lane."""
     n = 16 // ew
     half = n // 2
-    out = []
-    for la, lb in zip(lanes128(a, width), lanes128(b, width)):
-        ea, eb = split(la, ew, 16), split(lb, ew, 16)
-        base = half if high else 0
-        mixed = []
-        for i in range(half):
-            mixed += (ea[base + i], eb[base + i])
-        out.append(join(mixed, ew, 16))
-    return from_lanes128(out)
+    base = half if high else 0
+    fmt = _struct(ew, width, False)
+    count = width // ew
+
+    def fn(a: int, b: int) -> int:
+        x = fmt.unpack(a.to_bytes(width, "little"))
+        y = fmt.unpack(b.to_bytes(width, "little"))
+        out = [0] * count
+        for i in range(0, count, n):
+            lo = i + base
+            out[i:i + n:2] = x[lo:lo + half]
+            out[i + 1:i + n:2] = y[lo:lo + half]
+        return int.from_bytes(fmt.pack(*out), "little")
+    return fn

@@ -39,21 +39,9 @@ def check_encoding(v: vec.VOp, ins, *, evex: bool = True,
         raise BadForm(f"{ins.op} has no {8 * v.width}-bit form")
 
 
-def source(e, v: vec.VOp, op, ew: int, *, suppress: bool = True, width: int | None = None) -> str:
-    """An expression for source ``op``: :func:`vec.read`, except that with
-    ``suppress=False`` a masked memory operand is read whole (instructions whose result
-    elements depend on other elements of the source: no memory fault suppression, SDM
-    Vol. 2, 2.8 and the "E4NF" exception class)."""
-    w = v.width if width is None else width
-    if op.kind == "mem" and not suppress and not v.bcst and v.k:
-        ea = e.ea(op)
-        return f"rd128({ea})" if w == 16 else (e.read(op, w) if w <= 8 else f"rdv({ea}, {w})")
-    return vec.read(e, v, op, ew, width=width)
-
-
 def lanes_form(e, args, make, ew: int, *, nsrc: int = 2, imm: bool = False,
                bcst: bool | None = None, evex: bool = True,
-               acc: bool = False, masking: bool = True, suppress: bool = True,
+               acc: bool = False, masking: bool = True, elementwise: bool = True,
                kdst: bool = False, min_width: int = 16, max_width: int = 64,
                bcst_ew: int | None = None) -> None:
     """The body shared by the lane-wise integer instructions:
@@ -65,6 +53,9 @@ def lanes_form(e, args, make, ew: int, *, nsrc: int = 2, imm: bool = False,
     elements unless ``bcst`` says otherwise). ``acc``: the destination is also the first
     operand of ``fn`` (FMA-like accumulation, VPTERNLOG). ``kdst``: the result is opmask
     bits (EVEX compares) or, without an opmask destination, a vector (VEX compares).
+    ``elementwise=False``: result elements depend on other source elements, so a masked
+    memory source is read whole (:func:`goasm.machine.ops.vec.read`: no fault
+    suppression).
     """
     bew = ew if bcst_ew is None else bcst_ew
     v = vec.parse(args, e.ins, nsrc=nsrc, imm=imm, bcst=(bew >= 4) if bcst is None else bcst,
@@ -86,7 +77,7 @@ def lanes_form(e, args, make, ew: int, *, nsrc: int = 2, imm: bool = False,
         names.append("d")
     for i, s in enumerate(v.srcs):
         name = "abc"[i]
-        e.emit(f"{name} = {source(e, v, s, bew, suppress=suppress)}")
+        e.emit(f"{name} = {vec.read(e, v, s, bew, elementwise=elementwise)}")
         names.append(name)
     fn = make(v.width, v.imm) if imm else make(v.width)
     vec.write(e, v, e.call(fn, *names), ew)
@@ -215,7 +206,7 @@ def vpmadd(e, args, kind, ew):
     PMADDUBSW). A masked memory source is read whole: exception class E4NF.nb, no
     memory fault suppression (checked on the CPU)."""
     make = _pmaddwd if kind == "wd" else _pmaddubsw
-    lanes_form(e, args, make, ew, bcst=False, suppress=False)
+    lanes_form(e, args, make, ew, bcst=False, elementwise=False)
 
 
 @lru_cache(maxsize=None)
@@ -296,7 +287,7 @@ def vpmultishiftqb(e, args):
     """``VPMULTISHIFTQB src2, src1, [K,] dst``: byte j of quadword i of dst = the 8 bits of
     src2's quadword i starting at bit ``src1.byte[8i+j] & 63``, wrapping around (SDM:
     VPMULTISHIFTQB; AVX512_VBMI). Masking is per byte, broadcast per quadword."""
-    lanes_form(e, args, _multishift, 1, bcst=True, bcst_ew=8, suppress=False)
+    lanes_form(e, args, _multishift, 1, bcst=True, bcst_ew=8, elementwise=False)
 
 
 # --------------------------------------------------------------------------- averages, SAD
@@ -357,7 +348,7 @@ def vdbpsadbw(e, args):
     doublewords are shuffled by imm (two bits per dword); then every quadword block q
     gives four word SADs: src1 bytes 0-3 against the shuffled bytes 0-3 and 1-4, src1
     bytes 4-7 against 2-5 and 3-6 (SDM: VDBPSADBW; AVX512BW)."""
-    lanes_form(e, args, _dbpsadbw, 2, imm=True, bcst=False, suppress=False)
+    lanes_form(e, args, _dbpsadbw, 2, imm=True, bcst=False, elementwise=False)
 
 
 @lru_cache(maxsize=None)

@@ -71,7 +71,7 @@ def vpconflict(e, args, ew):
     """``VPCONFLICTD src, [K,] dst``: lane i of dst has bit j set (j < i) when src[j] ==
     src[i] (SDM: VPCONFLICTD/Q). Every element of src is compared whatever the mask, so a
     masked memory source is read whole (no fault suppression, checked on the CPU)."""
-    lanes_form(e, args, lambda w: _conflict(ew, w), ew, nsrc=1, suppress=False)
+    lanes_form(e, args, lambda w: _conflict(ew, w), ew, nsrc=1, elementwise=False)
 
 
 @lru_cache(maxsize=None)

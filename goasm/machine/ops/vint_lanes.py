@@ -29,7 +29,6 @@ from functools import lru_cache
 
 from goasm.machine.ops.vec import FULL, high_bits, repeat
 
-M128 = (1 << 128) - 1
 _FMT = {1: "b", 2: "h", 4: "i", 8: "q"}
 _MSB_DIGIT = bytes([0x30] * 128 + [0x31] * 128)     # byte -> "0"/"1" by its top bit
 
@@ -86,11 +85,6 @@ def map1(op, ew: int, width: int, signed: bool = False, out_signed: bool | None 
     def fn(a: int) -> int:
         return pk(map(op, ua(a)))
     return fn
-
-
-def lanes128(value: int, width: int) -> list:
-    """The 128-bit lanes of a ``width``-byte value, lane 0 first."""
-    return [value >> (128 * i) & M128 for i in range(width // 16)]
 
 
 # --------------------------------------------------------------------------- masks

@@ -62,26 +62,7 @@ def vpack(e, args, sew, unsigned):
     elements narrowed to half width with signed (SS) or unsigned (US) saturation (SDM:
     PACKSSWB/PACKSSDW, PACKUSWB, PACKUSDW); broadcast per source dword for the DW forms."""
     lanes_form(e, args, lambda w: _pack(sew, w, unsigned), sew // 2, bcst=sew == 4,
-               bcst_ew=sew, suppress=False)
-
-
-@lru_cache(maxsize=None)
-def _interleave(ew: int, width: int, high: bool):
-    u = L.unpacker(ew, width)
-    pk = L.packer(ew, width)
-    n = 16 // ew
-    half = n // 2
-    base = half if high else 0
-
-    def fn(a: int, b: int) -> int:
-        x, y = u(a), u(b)
-        out = [0] * (width // ew)
-        for i in range(0, width // ew, n):
-            lo = i + base
-            out[i:i + n:2] = x[lo:lo + half]
-            out[i + 1:i + n:2] = y[lo:lo + half]
-        return pk(out)
-    return fn
+               bcst_ew=sew, elementwise=False)
 
 
 _UNPACKS = (("BW", 1), ("WD", 2), ("DQ", 4), ("QDQ", 8))
@@ -92,7 +73,7 @@ _UNPACKS = (("BW", 1), ("WD", 2), ("DQ", 4), ("QDQ", 8))
 def vpunpck(e, args, ew, high):
     """``VPUNPCKLBW src2, src1, [K,] dst``: per 128-bit lane, the low (H: high) halves of
     src1 and src2 interleaved, src1's element first (SDM: PUNPCKLBW ... PUNPCKHQDQ)."""
-    lanes_form(e, args, lambda w: _interleave(ew, w, high), ew, suppress=False)
+    lanes_form(e, args, lambda w: vec.interleaver(ew, w, high), ew, elementwise=False)
 
 
 # --------------------------------------------------------------------------- shuffles
@@ -115,7 +96,7 @@ def vpshufb(e, args):
     """``VPSHUFB index, table, [K,] dst``: byte i of dst = byte ``index[i] & 15`` of table's
     128-bit lane, or 0 when bit 7 of index[i] is set (SDM: PSHUFB). A masked memory
     source is read whole (no fault suppression, checked on the CPU)."""
-    lanes_form(e, args, _pshufb, 1, suppress=False)
+    lanes_form(e, args, _pshufb, 1, elementwise=False)
 
 
 @lru_cache(maxsize=None)
@@ -150,7 +131,7 @@ def vpshuf(e, args, kind, ew):
     (VPSHUFLW/HW: the low/high four words the same way, the other four copied) (SDM:
     PSHUFD, PSHUFLW, PSHUFHW)."""
     lanes_form(e, args, lambda w, imm: _select(ew, w, _pshuf_sel(kind, w, imm)), ew, nsrc=1,
-               imm=True, suppress=False)
+               imm=True, elementwise=False)
 
 
 @lru_cache(maxsize=None)
@@ -178,7 +159,7 @@ def _palignr(width: int, imm: int):
 def vpalignr(e, args):
     """``VPALIGNR $imm, src2, src1, [K,] dst``: per 128-bit lane, bytes imm..imm+15 of the
     32-byte concatenation src1:src2 (src2 low); imm >= 32 gives 0 (SDM: PALIGNR)."""
-    lanes_form(e, args, _palignr, 1, imm=True, suppress=False)
+    lanes_form(e, args, _palignr, 1, imm=True, elementwise=False)
 
 
 @lru_cache(maxsize=None)
