@@ -135,12 +135,111 @@ class Function:
         return self.symbol.name
 
 
+class SegmentData:
+    """The bytes of a segment, stored sparsely: ``size`` bytes of which only the 4 KiB
+    blocks that were written exist (the rest reads as zeros). So a 2 GB ``GLOBL`` costs
+    nothing until something is written there, in the loader (``goasm expand``) and in
+    the machine (which maps it lazily, ``goasm.machine.memory``).
+
+    Supports what a ``bytearray`` segment is used for: ``len``, slicing (returns
+    ``bytes``), slice assignment, ``bytes()``; plus :meth:`page_bytes` and
+    :meth:`blocks` for the machine."""
+
+    __slots__ = ("size", "_blocks")
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError(f"negative segment size {size}")
+        self.size = size
+        self._blocks: dict[int, bytearray] = {}
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _bounds(self, key: slice) -> tuple[int, int]:
+        start, stop, step = key.indices(self.size)
+        if step != 1:
+            raise ValueError("SegmentData slices take no step")
+        return start, max(start, stop)
+
+    def __getitem__(self, key) -> bytes:
+        if isinstance(key, int):
+            if not -self.size <= key < self.size:
+                raise IndexError("segment index out of range")
+            key %= self.size
+            block = self._blocks.get(key // PAGE_SIZE)
+            return block[key % PAGE_SIZE] if block is not None else 0
+        start, stop = self._bounds(key)
+        return self.page_bytes(start, stop - start) or bytes(stop - start)
+
+    def __setitem__(self, key: slice, data) -> None:
+        start, stop = self._bounds(key)
+        if len(data) != stop - start:
+            raise ValueError("SegmentData cannot change size")
+        pos = 0
+        while start < stop:
+            b, off = divmod(start, PAGE_SIZE)
+            n = min(PAGE_SIZE - off, stop - start)
+            block = self._blocks.get(b)
+            if block is None:
+                block = self._blocks[b] = bytearray(PAGE_SIZE)
+            block[off:off + n] = data[pos:pos + n]
+            pos += n
+            start += n
+
+    def __bytes__(self) -> bytes:
+        return self[:]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, SegmentData):
+            if other.size != self.size:
+                return False
+            blocks = set(self._blocks) | set(other._blocks)
+            return all(self.page_bytes(b * PAGE_SIZE, PAGE_SIZE)
+                       == other.page_bytes(b * PAGE_SIZE, PAGE_SIZE) or
+                       not any(self.page_bytes(b * PAGE_SIZE, PAGE_SIZE) or b"") and
+                       not any(other.page_bytes(b * PAGE_SIZE, PAGE_SIZE) or b"")
+                       for b in blocks)
+        try:
+            return len(other) == self.size and bytes(other) == bytes(self)
+        except TypeError:
+            return NotImplemented
+
+    __hash__ = None
+
+    def page_bytes(self, offset: int, n: int) -> bytes | None:
+        """``n`` bytes from ``offset`` (zeros past the end), or None when all are zero
+        and none was ever written."""
+        out = []
+        end = offset + n
+        at = offset
+        any_block = False
+        while at < end:
+            b, off = divmod(at, PAGE_SIZE)
+            k = min(PAGE_SIZE - off, end - at)
+            block = self._blocks.get(b) if at < self.size else None
+            if block is None:
+                out.append(bytes(k))
+            else:
+                any_block = True
+                out.append(bytes(block[off:off + k]))
+            at += k
+        return b"".join(out) if any_block else None
+
+    def blocks(self):
+        """``(offset, bytes)`` of every block that was written, in order."""
+        for b in sorted(self._blocks):
+            data = self._blocks[b]
+            yield b * PAGE_SIZE, bytes(data[:max(0, min(PAGE_SIZE, self.size - b * PAGE_SIZE))])
+
+
 @attrs.define
 class Segment:
-    """Initialised (or zero) bytes at ``addr``; ``writable`` False for RODATA."""
+    """Initialised (or zero) bytes at ``addr``; ``writable`` False for RODATA. ``data``
+    is a :class:`SegmentData` (sparse) from the loader, or any bytes-like object."""
 
     addr: int
-    data: bytearray
+    data: object
     writable: bool = True
     name: str = ""
 

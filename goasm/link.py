@@ -40,7 +40,7 @@ from goasm.arch import amd64
 from goasm.decode import raw
 from goasm.errors import LinkError, Pos
 from goasm.image import (DATA_BASE, PAGE_SIZE, TEXT_BASE, Function, Image, LInstr, Segment,
-                         SymKind, Symbol, Target)
+                         SegmentData, SymKind, Symbol, Target)
 
 # internal/abi/stack.go
 STACK_SMALL = 128
@@ -48,6 +48,9 @@ STACK_BIG = 4096
 PTR_SIZE = 8
 # runtime.g: stack.lo, stack.hi, stackguard0 (obj6.go stacksplit: 2*PtrSize).
 G_STACKGUARD0 = 2 * PTR_SIZE
+# The largest symbol and data section Go accepts: cmd/internal/obj/objfile.go MaxSymSize
+# ("symbol too large") and cmd/link/internal/ld/data.go cutoff ("too much data").
+MAX_SYM_SIZE = 2_000_000_000
 FUNC_ALIGN = 16          # text symbols start at multiples of 16 address units
 DATA_MAXALIGN = 32       # cmd/link symalign: Maxalign on amd64
 
@@ -338,6 +341,15 @@ class _Linker:
                         continue
                     if d is None:
                         d = self.datas[key] = _DataDef(u, None, key, str(stmt.symbol), fname)
+                    if stmt.size < 0:
+                        # objfile.go stores the size as uint32 (SetSiz): cmd/link then
+                        # rejects the symbol as too large.
+                        raise _err(f"{stmt.symbol}: negative size {stmt.size} (the linker "
+                                   f"reads it as {stmt.size & 0xFFFFFFFF} bytes: symbol "
+                                   f"too large)", stmt.pos)
+                    if stmt.size > MAX_SYM_SIZE:
+                        raise _err(f"{stmt.symbol}: symbol too large ({stmt.size} bytes > "
+                                   f"{MAX_SYM_SIZE} bytes)", stmt.pos)
                     d.globl = stmt
                     d.size = stmt.size
                     d.flags = stmt.flags or 0
@@ -813,9 +825,14 @@ class _Linker:
                 else:
                     symbols[key] = Symbol(key, daddr, size, kind, written=key)
                 daddr += size
+            if daddr - start > MAX_SYM_SIZE:
+                _key, big, d = max(entries, key=lambda e: e[1])
+                raise _err(f"too much data in section .{sec} ({daddr - start} bytes, over "
+                           f"{MAX_SYM_SIZE}; the largest symbol is {_key}, {big} bytes)",
+                           d.pos if d is not None else None)
             bounds[sec] = (start, daddr)
             if daddr > start:
-                image.segments.append(Segment(start, bytearray(daddr - start), writable,
+                image.segments.append(Segment(start, SegmentData(daddr - start), writable,
                                               "." + sec))
         for key in self.refs:
             if key in _LINKER_BOUNDS and key not in symbols:

@@ -157,6 +157,9 @@ class _ExprEval:
 
     Evaluation is on uint64; ``<<`` ends a term, ``>>`` takes a whole term as its count,
     and the errors (division by zero, shifts of values with the high bit set) are Go's.
+    The three rules are written as in parse.go, as generators: a rule "calls" another by
+    yielding the generator of it and receives its value, and :meth:`run` drives them
+    with an explicit stack, so any nesting depth costs heap, not Python recursion.
     """
 
     def __init__(self, tokens, error):
@@ -173,56 +176,76 @@ class _ExprEval:
         return tok
 
     def run(self) -> int:
-        value = self.expr()
-        if self.i != len(self.tokens):
-            tok = self.tokens[self.i]
+        tokens = self.tokens
+        if len(tokens) == 1 and tokens[0].type == "INT":       # the common case
+            value = self.literal(tokens[0])
+            self.i = 1
+        else:
+            value = _drive(self.expr())
+        if self.i != len(tokens):
+            tok = tokens[self.i]
             self.error(f"unexpected {tok.value!r} in expression", tok)
         return value
 
-    def expr(self) -> int:
-        value = self.term()
+    def literal(self, tok) -> int:
+        try:
+            if tok.type == "INT":
+                return parse_int_literal(tok.value)
+            return char_value(tok.value)
+        except ValueError as exc:
+            self.error(str(exc), tok)
+
+    def expr(self):
+        value = yield self.term()
         while True:
             kind = self.peek()
             if kind == "PLUS":
                 self.next()
-                value = (value + self.term()) & _MASK64
+                value = (value + (yield self.term())) & _MASK64
             elif kind == "MINUS":
                 self.next()
-                value = (value - self.term()) & _MASK64
+                value = (value - (yield self.term())) & _MASK64
             elif kind == "PIPE":
                 self.next()
-                value |= self.term()
+                value |= yield self.term()
             elif kind == "CARET":
                 self.next()
-                value ^= self.term()
+                value ^= yield self.term()
             else:
                 return value
 
-    def term(self) -> int:
-        value = self.factor()
+    def term(self):
+        value = yield self.factor()
         while True:
             kind = self.peek()
             if kind == "STAR":
                 self.next()
-                value = (value * self.factor()) & _MASK64
-            elif kind in ("SLASH", "PERCENT"):
+                value = (value * (yield self.factor())) & _MASK64
+            elif kind == "SLASH":
                 tok = self.next()
-                what = "divide" if kind == "SLASH" else "modulo"
                 if value >> 63:
-                    self.error(f"{what} of value with high bit set", tok)
-                divisor = self.factor()
+                    self.error("divide of value with high bit set", tok)
+                divisor = yield self.factor()
                 if divisor == 0:
-                    self.error("division by zero" if kind == "SLASH" else "modulo by zero", tok)
-                value = value // divisor if kind == "SLASH" else value % divisor
+                    self.error("division by zero", tok)
+                value //= divisor
+            elif kind == "PERCENT":
+                tok = self.next()
+                divisor = yield self.factor()
+                if value >> 63:
+                    self.error("modulo of value with high bit set", tok)
+                if divisor == 0:
+                    self.error("modulo by zero", tok)
+                value %= divisor
             elif kind == "LSH":
                 tok = self.next()
-                shift = self.factor()
+                shift = yield self.factor()
                 if shift >> 63:
                     self.error("negative left shift count", tok)
                 return (value << shift) & _MASK64 if shift < 64 else 0
             elif kind == "RSH":
                 tok = self.next()
-                shift = self.term()
+                shift = yield self.term()
                 if shift >> 63:
                     self.error("negative right shift count", tok)
                 if value >> 63:
@@ -230,36 +253,98 @@ class _ExprEval:
                 value = value >> shift if shift < 64 else 0
             elif kind == "AMP":
                 self.next()
-                value &= self.factor()
+                value &= yield self.factor()
             else:
                 return value
 
-    def factor(self) -> int:
+    def factor(self):
         if self.i >= len(self.tokens):
             self.error("unexpected end of expression", self.tokens[-1] if self.tokens else None)
         tok = self.next()
         kind = tok.type
-        try:
-            if kind == "INT":
-                return parse_int_literal(tok.value)
-            if kind == "CHAR":
-                return char_value(tok.value)
-        except ValueError as exc:
-            self.error(str(exc), tok)
+        if kind == "INT" or kind == "CHAR":
+            return self.literal(tok)
         if kind == "PLUS":
-            return self.factor()
+            return (yield self.factor())
         if kind == "MINUS":
-            return (-self.factor()) & _MASK64
+            return (-(yield self.factor())) & _MASK64
         if kind == "TILDE":
-            return self.factor() ^ _MASK64
+            return (yield self.factor()) ^ _MASK64
         if kind == "LPAR":
-            value = self.expr()
+            value = yield self.expr()
             if self.peek() != "RPAR":
                 self.error("missing closing paren", tok)
             self.next()
             return value
         self.error(f"unexpected {tok.value!r} evaluating expression", tok)
         raise AssertionError("unreachable")
+
+
+def _drive(gen):
+    """Run generator-coded recursive rules (see :class:`_ExprEval`) with an explicit
+    stack: a yielded generator is a call, its return value the result sent back."""
+    stack = [gen]
+    value = None
+    while True:
+        try:
+            callee = stack[-1].send(value)
+        except StopIteration as stop:
+            stack.pop()
+            if not stack:
+                return stop.value
+            value = stop.value
+            continue
+        stack.append(callee)
+        value = None
+
+
+def too_deep(text: str, limit: int) -> int | None:
+    """Where the expressions of one line first nest more than ``limit`` deep (a 0-based
+    index into ``text``), or None. Depth counts the parentheses and unary operators
+    (``+ - ~``) enclosing an operand: the recursion depth cmd/asm's factor() reaches,
+    and the depth of the parse tree. A linear scan that skips string and character
+    literals and takes every other character as it comes (an upper bound for text that
+    is not an expression); lines shorter than ``limit`` cannot nest that deep."""
+    if len(text) <= limit:
+        return None
+    base = 0                 # depth of the current parenthesis level
+    bases: list[int] = []
+    run = 0                  # unary operators since the last operand at this level
+    operand = True           # expecting an operand (so + - ~ are unary)
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == " " or c == "\t":
+            i += 1
+            continue
+        if operand and (c == "-" or c == "+" or c == "~"):
+            run += 1
+            if base + run > limit:
+                return i
+        elif c == "(":
+            bases.append(base)
+            base += run + 1
+            run = 0
+            if base > limit:
+                return i
+            operand = True
+        elif c == ")":
+            base = bases.pop() if bases else 0
+            run = 0
+            operand = False
+        elif c == '"' or c == "'":
+            j = i + 1
+            while j < n and text[j] != c:
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            run = 0
+            operand = False
+            continue
+        else:
+            operand = c in "+-|^*/%&<>,:;$"
+            run = 0
+        i += 1
+    return None
 
 
 # --------------------------------------------------------------------------- tree → IR
@@ -719,10 +804,24 @@ def _lark_error(exc: lark.exceptions.LarkError, lines: list[Line]) -> ParseError
 
 # --------------------------------------------------------------------------- public API
 
-def parse_lines(lines: list[Line], filename: str = "<input>") -> ir.Program:
+def _check_depth(lines: list[Line], limit: int) -> None:
+    """Refuse, with its position, a line whose expressions nest more than ``limit``
+    deep (:func:`too_deep`; ``Limits.max_expression_depth``) before parsing it."""
+    for line in lines:
+        at = too_deep(line.text, limit)
+        if at is not None:
+            col = line.col + at if not line.expanded else line.col
+            raise ParseError(f"expression nested more than {limit} deep (parentheses and "
+                             f"unary operators)", Pos(line.file, line.line, col),
+                             line.source or line.text)
+
+
+def parse_lines(lines: list[Line], filename: str = "<input>", *,
+                limits: Limits | None = None) -> ir.Program:
     """Parse preprocessed lines (from :func:`goasm.preprocess.preprocess`) into a Program."""
     from goasm.cache import no_gc
 
+    _check_depth(lines, (limits or Limits()).max_expression_depth)
     with no_gc():   # the parse tree and the IR are acyclic: collections only cost time
         statements = _parse_mixed(lines)
         if statements is not None:
@@ -732,12 +831,7 @@ def parse_lines(lines: list[Line], filename: str = "<input>") -> ir.Program:
             tree = _lark().parse(text)
         except lark.exceptions.LarkError as exc:
             raise _lark_error(exc, lines) from None
-        try:
-            statements = _ToIR(lines).transform(tree)
-        except lark.exceptions.VisitError as exc:
-            if isinstance(exc.orig_exc, GoasmError):
-                raise exc.orig_exc from None
-            raise
+        statements = _transform(_ToIR(lines), tree)
         return ir.Program(tuple(statements), file=filename)
 
 
@@ -766,7 +860,7 @@ def _parse_mixed(lines: list[Line]):
                 line = _first_line(child)
                 if line is None:
                     return None
-                per_line[rest[line - 1]].append(batch_ir.transform(child))
+                per_line[rest[line - 1]].append(_transform(batch_ir, child))
         except (lark.exceptions.LarkError, GoasmError):
             return None
     return [st for sts in per_line for st in sts]
@@ -774,14 +868,66 @@ def _parse_mixed(lines: list[Line]):
 
 def _first_line(tree) -> int | None:
     """The line (in Lark's numbering) of the first token under ``tree``."""
-    for c in tree.children:
-        if isinstance(c, lark.Token):
-            return c.line
-        if isinstance(c, lark.Tree):
-            found = _first_line(c)
-            if found is not None:
-                return found
+    stack = [iter(tree.children)]
+    while stack:
+        for c in stack[-1]:
+            if isinstance(c, lark.Token):
+                return c.line
+            if isinstance(c, lark.Tree):
+                stack.append(iter(c.children))
+                break
+        else:
+            stack.pop()
     return None
+
+
+# Rules whose transform is the flat list of their tokens (_ToIR._tokens).
+_FLAT_RULES = frozenset({"expr", "term", "factor", "fexpr"})
+
+
+def _flat_tokens(tree) -> list:
+    """The tokens under ``tree`` in order: what ``_ToIR._tokens`` gives for the
+    expression rules, in one linear pass."""
+    out: list = []
+    stack = [iter(tree.children)]
+    while stack:
+        for c in stack[-1]:
+            if isinstance(c, lark.Tree):
+                stack.append(iter(c.children))
+                break
+            out.append(c)
+        else:
+            stack.pop()
+    return out
+
+
+def _transform(t: _ToIR, tree):
+    """``t.transform(tree)`` (a Lark Transformer, tokens not visited) bottom-up with
+    an explicit stack instead of recursion, so any nesting depth works; expression
+    subtrees become their flat token lists in one pass (:func:`_flat_tokens`)."""
+    if not isinstance(tree, lark.Tree):
+        return tree
+    if tree.data in _FLAT_RULES:
+        return _flat_tokens(tree)
+    stack = [(tree, [], iter(tree.children))]
+    while True:
+        node, done, rest = stack[-1]
+        for child in rest:
+            if isinstance(child, lark.Tree):
+                if child.data in _FLAT_RULES:
+                    done.append(_flat_tokens(child))
+                    continue
+                stack.append((child, [], iter(child.children)))
+                break
+            done.append(child)
+        else:
+            stack.pop()
+            method = getattr(t, node.data, None)
+            value = method(done) if method is not None else \
+                t.__default__(node.data, done, node.meta)
+            if not stack:
+                return value
+            stack[-1][1].append(value)
 
 
 def _include_dirs(include_dirs):
@@ -793,7 +939,7 @@ def parse_source(text: str, filename: str = "<input>", *, include_dirs=(), defin
     """Preprocess and parse ``text`` as if read from ``filename``."""
     lines = preprocess(text, filename, include_dirs=_include_dirs(include_dirs), defines=defines,
                        limits=limits or Limits(), builtin_include_dirs=(runtime_include_dir(),))
-    return parse_lines(lines, filename)
+    return parse_lines(lines, filename, limits=limits)
 
 
 def parse_file(path, *, include_dirs=(), defines=None, limits: Limits | None = None) -> ir.Program:
@@ -824,7 +970,7 @@ def parse_file(path, *, include_dirs=(), defines=None, limits: Limits | None = N
     with cache.no_gc():     # lines, tree and IR are acyclic: collections only cost time
         lines = preprocess_file(path, include_dirs=dirs, defines=defines, limits=limits,
                                 builtin_include_dirs=builtin)
-        program = parse_lines(lines, path)
+        program = parse_lines(lines, path, limits=limits)
         if store is not None:
             store.put(key, path, data, dirs, builtin, program)
     return program

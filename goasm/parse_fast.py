@@ -6,7 +6,7 @@ GLOBL) with registers, ``$expr``, ``expr(R)(I*s)``, ``sym+expr(SB)``,
 For those lines this module does the lexing and the LALR parsing of
 ``grammar/plan9_amd64.lark`` by hand -- a regular-expression tokenizer producing the
 ``lark.Token`` objects Lark's lexer would (type, value, line, column) and a recursive
-descent recognizer building the children lists the grammar's rules would (anonymous
+descent recognizer (iterative inside expressions) building the children lists the grammar's rules would (anonymous
 tokens filtered, expressions as the flat token lists ``expr``/``term``/``factor``
 transform to) -- and hands them to the *same* transformer methods
 (:class:`goasm.parse._ToIR`) that give every node its meaning. So operand rules,
@@ -94,31 +94,38 @@ def _tokens(text: str, line: int):
 
 # --------------------------------------------------------------------------- expressions
 
-def _factor(kinds, toks, i, out):
-    k = kinds[i]
-    if k == "INT" or k == "CHAR":
-        out.append(toks[i])
-        return i + 1
-    if k in _UNARY:
-        out.append(toks[i])
-        return _factor(kinds, toks, i + 1, out)
-    if k == "LPAR":                          # LPAR/RPAR are named terminals here: kept
-        out.append(toks[i])
-        i = _expr_into(kinds, toks, i + 1, out)
-        if kinds[i] != "RPAR":
-            raise _Fallback
-        out.append(toks[i])
-        return i + 1
-    raise _Fallback
-
-
 def _expr_into(kinds, toks, i, out):
-    i = _factor(kinds, toks, i, out)
+    """Append the tokens of the expression at ``i`` to ``out`` and return the index after
+    it: ``factor {op factor}`` where ``factor`` is ``{+ - ~} (INT | CHAR | ( expr ))``
+    (the grammar's expr/term/factor; precedence does not matter for the token list).
+    Iterative: parentheses nest to any depth."""
+    depth = 0
     while True:
         k = kinds[i]
+        while k in _UNARY:
+            out.append(toks[i])
+            i += 1
+            k = kinds[i]
+        if k == "LPAR":                      # LPAR/RPAR are named terminals here: kept
+            out.append(toks[i])
+            i += 1
+            depth += 1
+            continue
+        if k != "INT" and k != "CHAR":
+            raise _Fallback
+        out.append(toks[i])
+        i += 1
+        k = kinds[i]
+        while k == "RPAR" and depth:
+            out.append(toks[i])
+            i += 1
+            depth -= 1
+            k = kinds[i]
         if k in _MUL_OPS or k in _ADD_OPS:
             out.append(toks[i])
-            i = _factor(kinds, toks, i + 1, out)
+            i += 1
+        elif depth:
+            raise _Fallback                  # "(" without its ")"
         else:
             return i
 

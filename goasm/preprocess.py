@@ -97,12 +97,16 @@ class Line:
 
 @attrs.frozen
 class Limits:
-    """Resource limits for :func:`preprocess` (exceeding one raises :class:`LimitError`)."""
+    """Resource limits of the front end: exceeding one of :func:`preprocess`'s raises
+    :class:`LimitError`, ``max_expression_depth`` (the parser's) a ParseError."""
 
     max_include_depth: int = 64
     max_expansions: int = 100_000
     max_expansion_depth: int = 200
     max_line_length: int = 1_000_000
+    #: Parentheses and unary operators nested around an operand (goasm.parse.too_deep):
+    #: ten times the 1,000 Go's own sources could ever need; cmd/asm has no limit.
+    max_expression_depth: int = 10_000
 
 
 #: What ``go build`` passes to ``go tool asm`` for linux/amd64 (``-D GOOS_linux -D

@@ -176,12 +176,21 @@ def test_memory_map_read_write_and_faults():
         mem.protect(0x10000, 0x2000, writable=False)
 
 
-def test_memory_limit():
+def test_memory_limit_counts_touched_pages():
     mem = Memory(limit=0x3000)
     mem.map(0, 0x2000)
-    with pytest.raises(LimitError):
-        mem.map(0x10000, 0x2000)
-    assert mem.mapped_bytes == 0x2000
+    mem.map(0x10000, 1 << 40)                        # mapping costs nothing
+    assert mem.mapped_bytes == 0x2000 + (1 << 40) and mem.touched_bytes == 0
+    assert mem.read_u64(0x10000 + (1 << 39)) == 0    # reading zeros touches nothing
+    for addr in (0, 0x1000, 0x10000):
+        mem.write_u8(addr, 1)
+    assert mem.touched_bytes == 0x3000
+    with pytest.raises(LimitError, match="memory limit"):
+        mem.write_u8(0x20000, 1)
+    mem.write_u8(0x10001, 2)                         # pages already touched still work
+    mem.unmap(0, 0x2000)
+    mem.write_u8(0x20000, 1)                         # unmapping gave two pages back
+    assert mem.touched_bytes == 0x2000
 
 
 @settings(max_examples=50, deadline=None)

@@ -49,7 +49,6 @@ class History:
         self.limit = max(4, limit)
         self.states: dict[int, ProcessState] = {}
         self.order: list[int] = []
-        self._last_pages: dict = {}
 
     def _keep(self) -> dict:
         proc = self.proc
@@ -67,14 +66,7 @@ class History:
         steps = proc.machine.steps
         if steps in self.states:
             return
-        snap = proc.machine.snapshot()
-        pages = {}
-        last = self._last_pages
-        for pn, entry in snap.memory.items():
-            prev = last.get(pn)
-            pages[pn] = prev if prev is not None and prev == entry else entry
-        snap = attrs.evolve(snap, memory=pages)
-        self._last_pages = pages
+        snap = proc.machine.snapshot()     # shares unchanged pages with the last one
         state = ProcessState(
             steps, snap,
             copy.deepcopy(vars(proc.model), self._keep()),

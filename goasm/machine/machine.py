@@ -234,11 +234,10 @@ class Machine:
 
     def _map_segments(self) -> None:
         # Read-only segments first: a page shared with a writable segment stays writable.
+        # The segment's bytes back the mapping: pages are made when first touched.
         for seg in sorted(self.image.segments, key=lambda s: s.writable):
             self.mem.map(seg.addr, max(len(seg.data), 1), writable=seg.writable,
-                         name=seg.name)
-        for seg in self.image.segments:
-            self.mem.load(seg.addr, bytes(seg.data))
+                         name=seg.name, backing=seg.data)
 
     # ---------------------------------------------------------------- registers
 

@@ -14,7 +14,7 @@ SYSCALL), which is why Go's wrappers treat both as clobbered; so does this kerne
 
 Implemented, each following its man page: read(2) (fd 0), write(2) (fd 1, 2), exit(2),
 exit_group(2), arch_prctl(2) (ARCH_SET_FS/GET_FS/SET_GS/GET_GS), mmap(2)/munmap(2)
-(anonymous only), madvise(2), getpid(2), gettid(2), clock_gettime(2), nanosleep(2),
+(anonymous only), mprotect(2), madvise(2), brk(2), getpid(2), gettid(2), clock_gettime(2), nanosleep(2),
 sched_yield(2), sched_getaffinity(2), rt_sigaction(2), rt_sigprocmask(2),
 sigaltstack(2) (signal state is recorded, never delivered). Any other number raises
 :class:`goasm.errors.UnimplementedError` naming the call and where it was made.
@@ -56,7 +56,22 @@ MAP_TYPE = 0x0F
 MAP_FIXED = 0x10
 MAP_ANONYMOUS = 0x20
 MAP_FIXED_NOREPLACE = 0x100000
+PROT_SEM, PROT_GROWSDOWN, PROT_GROWSUP = 0x8, 0x01000000, 0x02000000
+# madvise(2) advice values Linux knows (asm-generic/mman-common.h)
 MADV_DONTNEED = 4
+MADV_FREE = 8
+MADV_KNOWN = frozenset({0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                        21, 22, 23, 24, 25, 100, 101})
+# The lowest address mmap gives out or accepts for MAP_FIXED (vm.mmap_min_addr default).
+MMAP_MIN_ADDR = 0x10000
+
+# Time is a signed 64-bit count of nanoseconds in Linux (include/linux/ktime.h).
+KTIME_MAX = (1 << 63) - 1
+
+# The most one read/write transfers (include/linux/fs.h: INT_MAX & PAGE_MASK), and the
+# chunk in which goasm copies it.
+MAX_RW_COUNT = 0x7FFFF000
+RW_CHUNK = 1 << 16
 
 # The highest user address + 1 on x86-64 with 4-level paging (TASK_SIZE_MAX,
 # arch/x86/include/asm/page_64_types.h): arch_prctl refuses bases at or above it.
@@ -570,7 +585,9 @@ _HANDLERS = types.MappingProxyType({
     0: "sys_read",
     1: "sys_write",
     9: "sys_mmap",
+    10: "sys_mprotect",
     11: "sys_munmap",
+    12: "sys_brk",
     13: "sys_rt_sigaction",
     14: "sys_rt_sigprocmask",
     24: "sys_sched_yield",
@@ -619,7 +636,8 @@ class Linux:
         self.slept_ns = 0
         self.mmap_top = mmap_top
         self.cpus = cpus
-        self.mappings: dict[int, tuple[int, int]] = {}   # start -> (end, prot)
+        self.brk_start: int | None = None     # brk(2): set on first use
+        self.brk = 0
         self.sigactions: dict[int, tuple[int, int, int, int]] = {}
         self.sigmask = 0
         self.altstack: tuple[int, int, int] | None = None   # (sp, flags, size)
@@ -665,11 +683,13 @@ class Linux:
     # ------------------------------------------------------------------ clock
 
     def now_ns(self, machine, clock: int = 1) -> int:
-        """The virtual time of ``clock`` in nanoseconds."""
+        """The virtual time of ``clock`` in nanoseconds, at most ``KTIME_MAX`` (Linux
+        keeps time in a signed 64-bit count of nanoseconds, include/linux/ktime.h, and
+        saturates there instead of wrapping)."""
         t = self.start_ns + getattr(machine, "steps", 0) * self.ns_per_step + self.slept_ns
         if clock in (0, 5):       # CLOCK_REALTIME, CLOCK_REALTIME_COARSE
             t += self.epoch_ns
-        return t
+        return min(t, KTIME_MAX)
 
     # ------------------------------------------------------------------ files
 
@@ -687,17 +707,30 @@ class Linux:
         return len(data)
 
     def sys_write(self, machine, fd, buf, count, *_):
-        """write(2): fd 1 and 2 go to the streams; any other fd is not open (EBADF)."""
+        """write(2): fd 1 and 2 go to the streams; any other fd is not open (EBADF).
+        At most MAX_RW_COUNT bytes are written (fs/read_write.c), copied in chunks: a
+        buffer that faults part way gives a short write, or EFAULT if nothing was
+        copied."""
         if fd not in (1, 2):
             return -EBADF
         if count >> 63:
             return -EINVAL
-        try:
-            data = machine.mem.read(buf, count)
-        except MachineFault:
-            return -EFAULT
-        self.emit(machine, fd, data)
-        return len(data)
+        count = min(count, MAX_RW_COUNT)
+        done = 0
+        while done < count:
+            n = min(count - done, RW_CHUNK)
+            try:
+                data = machine.mem.read((buf + done) & M64, n)
+            except MachineFault as fault:
+                ok = (fault.addr - buf - done) & M64 if fault.addr is not None else 0
+                data = machine.mem.read((buf + done) & M64, ok) if 0 < ok < n else b""
+                if data:
+                    self.emit(machine, fd, data)
+                    done += len(data)
+                return done if done else -EFAULT
+            self.emit(machine, fd, data)
+            done += n
+        return done
 
     # ------------------------------------------------------------------ process
 
@@ -791,60 +824,38 @@ class Linux:
             return -EFAULT
         if sec < 0 or not 0 <= nsec < 1_000_000_000:
             return -EINVAL
-        self.slept_ns += sec * 1_000_000_000 + nsec
+        # A valid but huge request sleeps until KTIME_MAX (timespec64_to_ktime
+        # saturates): the virtual clock stops there.
+        self.slept_ns = min(self.slept_ns + sec * 1_000_000_000 + nsec, KTIME_MAX)
         return 0
 
     # ------------------------------------------------------------------ memory
 
-    def _overlaps(self, start: int, end: int) -> bool:
-        for s, (e, _prot) in self.mappings.items():
-            if s < end and start < e:
-                return True
-        return False
-
     def _free(self, machine, start: int, end: int) -> bool:
-        if start < PAGE or end > TASK_SIZE_MAX or self._overlaps(start, end):
-            return False
-        for s, e, _w, _n in machine.mem.regions():
-            if s < end and start < e:
-                return False
-        return True
+        return PAGE <= start and end <= TASK_SIZE_MAX and \
+            not machine.mem.overlaps(start, end - start)
 
     def _find_gap(self, machine, length: int) -> int | None:
-        """Top-down search below ``mmap_top`` for ``length`` free bytes."""
-        taken = sorted([(s, e) for s, (e, _p) in self.mappings.items()]
-                       + [(s, e) for s, e, _w, _n in machine.mem.regions()], reverse=True)
+        """Top-down search below ``mmap_top`` for ``length`` free bytes (O(mappings))."""
         top = self.mmap_top
-        for s, e in taken:
+        for s, e, *_ in reversed(machine.mem.mappings()):
             if s >= top:
                 continue
             if e <= top - length:
-                return top - length
-            top = min(top, s)
-        return top - length if top - length >= 0x10000 else None
-
-    def _remove_range(self, machine, start: int, end: int) -> None:
-        """Forget and unmap whatever of our mappings lies in [start, end)."""
-        for s in list(self.mappings):
-            e, prot = self.mappings[s]
-            if e <= start or s >= end:
-                continue
-            del self.mappings[s]
-            if s < start:
-                self.mappings[s] = (start, prot)
-            if e > end:
-                self.mappings[end] = (e, prot)
-        machine.mem.unmap(start, end - start)
+                break
+            top = s
+        return top - length if top - length >= MMAP_MIN_ADDR else None
 
     def sys_mmap(self, machine, addr, length, prot, flags, fd, offset):
         """mmap(2), anonymous private or shared memory only.
 
         File mappings fail (there are no files: ENODEV for the standard fds, EBADF for
-        others). PROT_NONE mappings only reserve address space (any access faults);
-        readable mappings are zero-filled pages of the machine's memory, writable unless
-        PROT_WRITE is missing. MAP_FIXED replaces what was there, MAP_FIXED_NOREPLACE
-        fails with EEXIST instead; a plain hint is used when that range is free,
-        otherwise the mapping goes top-down below ``mmap_top``.
+        others). Pages cost nothing until touched (goasm.machine.memory), so any size
+        that fits the address space is granted. PROT_NONE mappings only reserve address
+        space (any access faults); the others read as zeros, writable unless PROT_WRITE
+        is missing. MAP_FIXED replaces what was there, MAP_FIXED_NOREPLACE fails with
+        EEXIST instead; a plain hint is used when that range is free, otherwise the
+        mapping goes top-down below ``mmap_top``.
         """
         if length == 0 or length >> 63:
             return -EINVAL
@@ -857,26 +868,28 @@ class Linux:
             fd32 = fd & 0xFFFFFFFF
             return -ENODEV if fd32 in (0, 1, 2) else -EBADF
         size = (length + PAGE - 1) & ~(PAGE - 1)
+        if size > TASK_SIZE_MAX:
+            return -ENOMEM
         fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
         if fixed:
             if addr & (PAGE - 1):
                 return -EINVAL
-            if addr + size > TASK_SIZE_MAX or addr < PAGE:
-                return -ENOMEM
+            if addr + size > TASK_SIZE_MAX or addr < MMAP_MIN_ADDR:
+                return -ENOMEM if addr + size > TASK_SIZE_MAX else -EPERM
             if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and \
                     not self._free(machine, addr, addr + size):
                 return -EEXIST
-            self._remove_range(machine, addr, addr + size)
+            machine.mem.unmap(addr, size)
             start = addr
-        elif addr and not addr & (PAGE - 1) and self._free(machine, addr, addr + size):
+        elif addr and not addr & (PAGE - 1) and addr >= MMAP_MIN_ADDR and \
+                self._free(machine, addr, addr + size):
             start = addr
         else:
             start = self._find_gap(machine, size)
             if start is None:
                 return -ENOMEM
-        self.mappings[start] = (start + size, prot)
-        if prot & (PROT_READ | PROT_WRITE | PROT_EXEC):
-            machine.mem.map(start, size, writable=bool(prot & PROT_WRITE), name="mmap")
+        machine.mem.map(start, size, writable=bool(prot & PROT_WRITE),
+                        readable=bool(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)), name="mmap")
         return start
 
     def sys_munmap(self, machine, addr, length, *_):
@@ -884,20 +897,76 @@ class Linux:
         if addr & (PAGE - 1) or length == 0 or length >> 63:
             return -EINVAL
         size = (length + PAGE - 1) & ~(PAGE - 1)
-        self._remove_range(machine, addr, addr + size)
+        if addr + size > TASK_SIZE_MAX:
+            return -EINVAL
+        machine.mem.unmap(addr, size)
+        return 0
+
+    def sys_mprotect(self, machine, addr, length, prot, *_):
+        """mprotect(2): addr page aligned, prot only PROT_READ/WRITE/EXEC (and the
+        GROWSDOWN/GROWSUP flags, which must then not both be set); ENOMEM when part of
+        the range is not mapped (then nothing changes here)."""
+        if addr & (PAGE - 1) or prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM
+                                         | PROT_GROWSDOWN | PROT_GROWSUP):
+            return -EINVAL
+        if prot & PROT_GROWSDOWN and prot & PROT_GROWSUP:
+            return -EINVAL
+        size = (length + PAGE - 1) & ~(PAGE - 1)
+        if length and size == 0 or addr + size < addr:
+            return -ENOMEM
+        if size == 0:
+            return 0
+        if addr + size > TASK_SIZE_MAX or not machine.mem.is_covered(addr, size):
+            return -ENOMEM
+        machine.mem.protect(addr, size, writable=bool(prot & PROT_WRITE),
+                            readable=bool(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
         return 0
 
     def sys_madvise(self, machine, addr, length, advice, *_):
-        """madvise(2): advice only, except MADV_DONTNEED, after which anonymous pages read
-        as zeros (as Linux guarantees for private anonymous memory)."""
-        if addr & (PAGE - 1):
+        """madvise(2): advice only, except MADV_DONTNEED, after which the pages read as
+        their initial contents (zeros for anonymous memory), as Linux guarantees for
+        private mappings. MADV_FREE may keep the contents (and here always does). An
+        unknown advice is EINVAL; a range not entirely mapped ENOMEM (after applying the
+        advice to what is mapped)."""
+        if addr & (PAGE - 1) or advice not in MADV_KNOWN:
             return -EINVAL
         size = (length + PAGE - 1) & ~(PAGE - 1)
+        if length and size == 0 or addr + size < addr:
+            return -EINVAL
+        if size == 0:
+            return 0
         if advice == MADV_DONTNEED:
-            for page in range(addr, addr + size, PAGE):
-                if machine.mem.is_writable(page):
-                    machine.mem.write(page, bytes(PAGE))
+            machine.mem.discard(addr, size)
+        if not machine.mem.is_covered(addr, size):
+            return -ENOMEM
         return 0
+
+    def _brk_base(self, machine) -> int:
+        """Where the heap of brk(2) starts: the page after the highest segment."""
+        if self.brk_start is None:
+            segs = getattr(machine.image, "segments", ())
+            end = max((seg.addr + len(seg.data) for seg in segs), default=0x600000)
+            self.brk_start = self.brk = (end + PAGE - 1) & ~(PAGE - 1)
+        return self.brk_start
+
+    def sys_brk(self, machine, addr, *_):
+        """brk(2) (the system call, not the libc wrapper): returns the new program break,
+        or the old one when ``addr`` is below the start of the heap or the pages needed
+        are not free; growing maps zero pages, shrinking unmaps them (mm/mmap.c)."""
+        base = self._brk_base(machine)
+        old = self.brk
+        if addr < base or addr > TASK_SIZE_MAX:
+            return old
+        new_top = (addr + PAGE - 1) & ~(PAGE - 1)
+        old_top = (old + PAGE - 1) & ~(PAGE - 1)
+        if new_top > old_top:
+            if machine.mem.overlaps(old_top, new_top - old_top):
+                return old
+            machine.mem.map(old_top, new_top - old_top, name="[heap]")
+        elif new_top < old_top:
+            machine.mem.unmap(new_top, old_top - new_top)
+        self.brk = addr
+        return addr
 
     # ------------------------------------------------------------------ signals
 
@@ -968,6 +1037,6 @@ class Linux:
 
 # How many arguments each implemented call takes (for the event log).
 _ARGC = types.MappingProxyType({
-    0: 3, 1: 3, 9: 6, 11: 2, 13: 4, 14: 4, 24: 0, 28: 3, 35: 2, 39: 0, 60: 1, 131: 2,
+    0: 3, 1: 3, 9: 6, 10: 3, 11: 2, 12: 1, 13: 4, 14: 4, 24: 0, 28: 3, 35: 2, 39: 0, 60: 1, 131: 2,
     158: 2, 186: 0, 204: 3, 228: 2, 231: 1,
 })
