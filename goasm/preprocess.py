@@ -37,7 +37,7 @@ What cmd/asm does, and therefore what this module does:
   re-scanned, and an identifier from it may take its arguments from the text that
   follows the invocation.  There is no "painted blue" rule: a macro whose expansion
   invokes itself again recurses until a limit stops it (cmd/asm: "recursive macro
-  invocation" / "input recursion"); here that is a :class:`LimitError` naming the
+  invocation" / "input recursion"); here that is an :class:`InputLimitError` naming the
   macros.  A function-like macro named without ``(`` is left as it is.
 * ``-D NAME`` defines NAME as ``1``; ``-D NAME=VALUE`` as VALUE (``predefine`` in
   input.go).  ``go build`` passes ``-D GOOS_<os> -D GOARCH_<arch> -D GOAMD64_<level>``
@@ -64,7 +64,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
-from goasm.errors import LimitError, Pos, PreprocessError
+from goasm.errors import InputLimitError, Pos, PreprocessError
 
 __all__ = [
     "DEFAULT_DEFINES",
@@ -98,7 +98,7 @@ class Line:
 @attrs.frozen
 class Limits:
     """Resource limits of the front end: exceeding one of :func:`preprocess`'s raises
-    :class:`LimitError`, ``max_expression_depth`` (the parser's) a ParseError."""
+    :class:`InputLimitError`, ``max_expression_depth`` (the parser's) a ParseError."""
 
     max_include_depth: int = 64
     max_expansions: int = 100_000
@@ -505,7 +505,7 @@ class _Preprocessor:
             if length > max_len:
                 self._error(f"expanded line longer than {max_len} characters"
                             f" (expanding {names[-1] if names else '?'})",
-                            st.col, LimitError)
+                            st.col, InputLimitError)
         self._flush(parts, names)
 
     def _flush(self, parts: list[str], names: list[str]) -> None:
@@ -529,10 +529,10 @@ class _Preprocessor:
                     cycle = " -> ".join(chain[seen[n]:i + 1])
                     self._error(f"recursive macro invocation: {cycle}"
                                 f" (expansion nested more than {limit} deep)",
-                                st.col, LimitError)
+                                st.col, InputLimitError)
                 seen[n] = i
             self._error(f"macro expansion nested more than {limit} deep: "
-                        f"{chain[0]} -> ... -> {chain[-1]}", st.col, LimitError)
+                        f"{chain[0]} -> ... -> {chain[-1]}", st.col, InputLimitError)
         stack.append([toks, 0, name])
 
     def _invoke(self, st: _Stream, macro: _Macro, name_tok) -> None:
@@ -540,7 +540,7 @@ class _Preprocessor:
         self.expansions += 1
         if self.expansions > self.limits.max_expansions:
             self._error(f"too many macro expansions (more than {self.limits.max_expansions})"
-                        f" while expanding {macro.name}", st.col, LimitError)
+                        f" while expanding {macro.name}", st.col, InputLimitError)
         name_col = name_tok[3] or st.col
         if macro.params is None:
             body = macro.body
@@ -775,7 +775,7 @@ class _Preprocessor:
         if len(self.chain) > self.limits.max_include_depth:
             self._error(f"#include nested too deeply (more than"
                         f" {self.limits.max_include_depth} levels) including {path}",
-                        col, LimitError)
+                        col, InputLimitError)
         self.run_file(_decode(data), path, key)
 
 
@@ -834,7 +834,7 @@ def preprocess(text: str, filename: str = "<input>", *, include_dirs=(), defines
     like ``-D NAME``) or an iterable of ``"NAME[=VALUE]"`` strings; they are added to
     :data:`DEFAULT_DEFINES` (a define of another ``GOOS_``/``GOARCH_``/``GOAMD64_`` value
     replaces that default) unless ``predefine`` is false.  Raises
-    :class:`~goasm.errors.PreprocessError` or :class:`~goasm.errors.LimitError`.
+    :class:`~goasm.errors.PreprocessError` (:class:`~goasm.errors.InputLimitError` for a limit).
     """
     filename = os.fspath(filename)
     main_dir = _own_dir(filename)

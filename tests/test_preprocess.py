@@ -15,9 +15,7 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -563,10 +561,9 @@ def test_expansion_depth_limit_for_long_chains():
 
 
 def _go_binary() -> str | None:
-    candidate = Path(sys.executable).parent / "go"
-    if candidate.exists():
-        return str(candidate)
-    return shutil.which("go")
+    from conftest import find_go
+
+    return find_go()
 
 
 @pytest.fixture(scope="module")

@@ -141,7 +141,7 @@ def test_undefined_symbol_is_a_load_error(tmp_path):
     res = goasm("run", str(src))
     assert res.returncode == 1
     first = res.stderr.decode().splitlines()[0]
-    assert first.startswith(f"{src}:2:") and "undefined symbol" in first and "nosuch" in first
+    assert first.startswith(f"goasm: {src}:2:") and "undefined symbol" in first and "nosuch" in first
     assert b"Traceback" not in res.stderr
 
 
@@ -199,4 +199,4 @@ def test_missing_file_and_parse_error(tmp_path):
     bad = write(tmp_path, "b.s", "TEXT ·main(SB), $0\n\tMOVQ AX BX\n")
     res = goasm("run", str(bad))
     assert res.returncode == 1
-    assert res.stderr.decode().startswith(f"{bad}:2:")
+    assert res.stderr.decode().startswith(f"goasm: {bad}:2:")

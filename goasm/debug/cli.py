@@ -459,7 +459,7 @@ def main(ns, *, stdin=None, stdout=None) -> int:
                        goroot=getattr(ns, "goroot", None), stdin=stdin, stdout=out)
     except GoasmError as err:
         out.flush()
-        sys.stderr.write(err.render() + "\n")
+        sys.stderr.write("goasm: " + err.render() + "\n")
         return 1
     out.write(f"Type 'help' for list of commands. Stopped at "
               f"{dbg.image.describe(dbg.machine.cpu.pc)} (the process entry point), "
