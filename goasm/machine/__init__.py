@@ -7,8 +7,10 @@ the API and CLI). Modules and their single owners:
   order AX CX DX BX SP BP SI DI R8..R15, see ``goasm.arch.amd64.GPR64``), ``pc``,
   ``fs_base``, ``gs_base``, ``xmm`` (list of 16 Python ints, 128 bits each),
   lazily computed RFLAGS (``get_rflags()`` / ``set_rflags(value)``; CF PF AF ZF SF OF DF).
-- ``memory.py``: :class:`Memory` — sparse 4 KiB pages with permissions.
-  ``map(addr, size, *, writable=True, name="")``, ``unmap(addr, size)``,
+- ``memory.py``: :class:`Memory` — interval mappings of 4 KiB pages with permissions;
+  a page costs memory only once touched (the limit, default 4 GiB, counts those).
+  ``map(addr, size, *, writable=True, name="", readable=True, backing=None)``,
+  ``unmap(addr, size)``,
   ``is_mapped(addr)``, ``read(addr, n) -> bytes``, ``write(addr, data)``,
   ``read_u8/u16/u32/u64(addr)``, ``write_u8/u16/u32/u64(addr, value)``,
   ``read_cstring(addr, limit=4096) -> bytes``. An access to an unmapped page, or a write
@@ -76,8 +78,10 @@ Refinements, as implemented by the machine core:
   answers CPUID; ``Machine.image.entry`` (when set) gives the initial pc.
 - ``semantics.compile(linstr, machine)`` -> closure returning the next pc; handlers live
   in ``ops/`` (one module per family); ``semantics.TABLE`` lists every mnemonic.
-- ``Memory`` also has ``protect``, ``is_writable``, ``load`` (ignores write protection,
-  for loaders), ``regions()``, ``mapped_bytes``, ``save()``/``load_saved()``,
+- ``Memory`` also has ``protect``, ``discard`` (MADV_DONTNEED), ``is_writable``,
+  ``is_covered``/``overlaps`` (any protection), ``load`` (ignores protection, for
+  loaders), ``regions()``, ``mappings()`` (PROT_NONE included), ``mapped_bytes``,
+  ``touched_bytes``, ``save()``/``load_saved()``,
   ``watch(start, end, fn)``/``unwatch``. ``_r``/``_w`` are fast tables: code that reads
   them directly must fall back to the ``read``/``write`` methods on a miss (a missing
   page may be watched or copy-on-write, not only unmapped). Fault codes
