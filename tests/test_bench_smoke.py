@@ -56,6 +56,12 @@ def test_parse(go_cmd):
         assert label in text, text
 
 
+def test_vint():
+    text = run("bench_vint.py", "1")
+    for label in ("256-bit AVX2 kernel, goasm translated", "128-bit SSE kernel, goasm closures"):
+        assert label in text, text
+
+
 def test_run_all_lists_every_script():
     from importlib import util
 
