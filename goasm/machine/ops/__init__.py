@@ -34,6 +34,8 @@ FAMILIES = (
     "vint_shift",
     "vint_bits",
     "vint_pack",
+    "vfp",
+    "vfp_cvt",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 
