@@ -1264,7 +1264,7 @@ SUBSD SUBSS UCOMISD UCOMISS
 """.split())
 
 
-MXCSR_MODELLED = False
+MXCSR_MODELLED = True
 """Whether goasm's arithmetic sets MXCSR's exception flags yet (then MXCSR is compared
 with the oracle after every form). Until then only the rounding control is read."""
 

@@ -7,7 +7,8 @@ The texts follow what the Go runtime prints (``runtime/signal_unix.go``: ``sigpa
 - SIGSEGV at an address below 0x1000 with si_code SEGV_MAPERR/SEGV_ACCERR: the
   ``panic: runtime error: invalid memory address or nil pointer dereference`` panic;
   any other SIGSEGV: ``unexpected fault address 0x...`` + ``fatal error: fault``.
-- SIGFPE (#DE): ``panic: runtime error: integer divide by zero``.
+- SIGFPE (#DE): ``panic: runtime error: integer divide by zero``; a SIMD floating-point
+  exception (#XM, si_code FPE_FLT*): ``panic: runtime error: floating point error``.
 - SIGTRAP / SIGILL (not turned into panics): ``SIGTRAP: trace trap`` and
   ``PC=... m=0 sigcode=...``, the goroutine traceback and a register dump.
 
@@ -39,6 +40,12 @@ SIGCODES = MappingProxyType({
     "SEGV_ACCERR": 2,
     "FPE_INTDIV": 1,
     "FPE_INTOVF": 2,
+    "FPE_FLTDIV": 3,
+    "FPE_FLTOVF": 4,
+    "FPE_FLTUND": 5,
+    "FPE_FLTRES": 6,
+    "FPE_FLTINV": 7,
+    "FPE_FLTSUB": 8,
     "ILL_ILLOPN": 2,
     "TRAP_BRKPT": 1,
     "SI_KERNEL": 0x80,
@@ -138,8 +145,10 @@ def format_fault(machine, fault: MachineFault) -> str:
     out: list[str] = []
     if signal in ("SIGSEGV", "SIGBUS", "SIGFPE"):
         if signal == "SIGFPE":
-            out.append("panic: runtime error: integer divide by zero"
-                       if code in (0, 1) else "panic: runtime error: integer overflow")
+            # runtime/signal_unix.go sigpanic: FPE_INTDIV, FPE_INTOVF, else panicfloat
+            out.append("panic: runtime error: integer divide by zero" if code in (0, 1)
+                       else "panic: runtime error: integer overflow" if code == 2
+                       else "panic: runtime error: floating point error")
         elif signal == "SIGSEGV" and code in (0, 1, 2) and addr < 0x1000:
             out.append("panic: runtime error: invalid memory address or nil pointer "
                        "dereference")
