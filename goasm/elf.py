@@ -38,6 +38,30 @@ class ElfSymbol:
     func: bool
 
 
+@attrs.frozen
+class ElfSegment:
+    """A ``PT_LOAD`` program header: ``filesz`` bytes of ``data`` at ``vaddr``, zeros up
+    to ``memsz``; ``flags`` are ``PF_R`` (4), ``PF_W`` (2), ``PF_X`` (1) (elf(5))."""
+
+    vaddr: int
+    memsz: int
+    filesz: int
+    flags: int
+    data: bytes = attrs.field(repr=False)
+
+    @property
+    def readable(self) -> bool:
+        return bool(self.flags & 4)
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.flags & 2)
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.flags & 1)
+
+
 @attrs.define
 class _Section:
     name: str
@@ -66,15 +90,42 @@ class ElfFile:
             raise ElfError(f"{self.path}: ELF for {elf.get_machine_arch()}, not x86-64")
         self.kind = elf["e_type"]           # ET_EXEC, ET_DYN, ET_REL
         self.entry = elf["e_entry"]
+        # Program headers (elf(5)): the loadable segments, the program interpreter of a
+        # dynamically linked executable, and where the headers are (for AT_PHDR).
+        self.phoff, self.phentsize, self.phnum = elf["e_phoff"], elf["e_phentsize"], elf["e_phnum"]
+        self.segments: list = []
+        self.interp: str | None = None
+        self.dynamic = False
+        self.phdr_addr: int | None = None
+        for seg in elf.iter_segments():
+            ptype = seg["p_type"]
+            if ptype == "PT_LOAD":
+                self.segments.append(ElfSegment(seg["p_vaddr"], seg["p_memsz"], seg["p_filesz"],
+                                                seg["p_flags"], seg.data()))
+                if self.phdr_addr is None and seg["p_offset"] == 0:
+                    self.phdr_addr = seg["p_vaddr"] + self.phoff
+            elif ptype == "PT_PHDR":
+                self.phdr_addr = seg["p_vaddr"]
+            elif ptype == "PT_INTERP":
+                self.interp = seg.get_interp_name()
+            elif ptype == "PT_DYNAMIC":
+                self.dynamic = True
+        self.section_names = tuple(sec.name for sec in elf.iter_sections())
         relocatable = self.kind == "ET_REL"
         self.sections: list = []
         by_index: dict = {}
         next_addr = 0
         for i, sec in enumerate(elf.iter_sections()):
             flags = sec["sh_flags"]
-            if not flags & 0x2 or sec["sh_type"] == "SHT_NOBITS":       # SHF_ALLOC
+            if not flags & 0x2:                                          # SHF_ALLOC
                 if sec.name == ".gopclntab":
                     by_index[i] = _Section(sec.name, 0, sec.data(), False)
+                continue
+            if sec["sh_type"] == "SHT_NOBITS" and not relocatable:
+                # .bss, .noptrbss: no bytes in the file, but symbols (runtime.g0, m0)
+                by_index[i] = _Section(sec.name, sec["sh_addr"], b"", False)
+                continue
+            if sec["sh_type"] == "SHT_NOBITS":
                 continue
             addr = sec["sh_addr"]
             if relocatable:
@@ -224,19 +275,76 @@ class GoLineTable:
         return hit
 
     def line(self, addr: int):
-        """``(file, line)`` for ``addr`` or None."""
+        """``(file, line)`` for ``addr`` or None (runs found by bisection, file names
+        cached: executing a binary asks this for every instruction it decodes)."""
         fn = self.function(addr)
         if fn is None:
             return None
         _name, files, lines, cu = fn
-        fno = next((v for a, b, v in files if a <= addr < b), None)
-        ln = next((v for a, b, v in lines if a <= addr < b), None)
+        fno = _run_value(files, addr)
+        ln = _run_value(lines, addr)
         if fno is None or ln is None or fno < 0:
             return None
-        off = self._u32(self.cutab + (cu + fno) * 4)
-        if off == 0xFFFFFFFF:
-            return None
-        return self._string(self.filetab + off), ln
+        names = self.__dict__.setdefault("_names", {})
+        key = cu + fno
+        name = names.get(key)
+        if name is None:
+            off = self._u32(self.cutab + key * 4)
+            if off == 0xFFFFFFFF:
+                return None
+            name = names[key] = self._string(self.filetab + off)
+        return name, ln
+
+
+def sp_delta(table: "GoLineTable", addr: int):
+    """The function's SP adjustment at ``addr`` (its ``pcsp`` table: bytes between SP and
+    the return address), or None outside any function."""
+    i = bisect.bisect_right(table.entries, addr) - 1
+    if i < 0 or not table.ok:
+        return None
+    cache = table.__dict__.setdefault("_pcsp", {})
+    runs = cache.get(i)
+    if runs is None:
+        f = table.pcln + table.funcoffs[i]
+        pcsp = table._u32(f + 16)
+        runs = cache[i] = table._values(pcsp, table.entries[i]) if pcsp else []
+    return _run_value(runs, addr)
+
+
+def func_flags(table: "GoLineTable", addr: int) -> int:
+    """The ``_func.flag`` byte of the function holding ``addr`` (runtime/symtab.go:
+    funcFlag_TOPFRAME = 1, funcFlag_SPWRITE = 2, funcFlag_ASM = 4)."""
+    i = bisect.bisect_right(table.entries, addr) - 1
+    if i < 0 or not table.ok:
+        return 0
+    return table.data[table.pcln + table.funcoffs[i] + 41]
+
+
+def line_runs(table: "GoLineTable"):
+    """Every ``(start, end, file, line)`` run of every function in the line table (the
+    pcs of ``[start, end)`` come from ``file:line``), in address order."""
+    for entry in table.entries:
+        fn = table.function(entry)
+        if fn is None:
+            continue
+        for start, end, ln in fn[2]:
+            found = table.line(start) if ln > 0 else None
+            if found is not None:
+                yield start, end, found[0], ln
+
+
+def _run_value(runs: list, addr: int):
+    """The value of the (start, end, value) run holding ``addr`` (runs are sorted and
+    contiguous), or None."""
+    i = bisect.bisect_right(runs, (addr, _BIG)) - 1
+    if i >= 0:
+        start, end, value = runs[i]
+        if start <= addr < end:
+            return value
+    return None
+
+
+_BIG = 1 << 64
 
 
 def _varint(data: bytes, p: int) -> tuple[int, int]:
