@@ -120,7 +120,13 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
     from goasm.machine.runtime import RuntimeModel
     from goasm.machine.syscalls import Linux
 
+    files = list(files)
     paths = _expand_inputs(files)
+    if _is_binary(paths):       # a compiled Go executable: goasm.binary
+        return _start_binary(paths[0], include_dirs=include_dirs, defines=defines, argv=argv,
+                             env=env, entry=entry, max_steps=max_steps, cpu=cpu,
+                             stdout=stdout, stderr=stderr, stdin=stdin,
+                             program_name=program_name or os.fspath(files[0]), goroot=goroot)
     if goroot is not None:
         from goasm.machine import goruntime
 
@@ -141,6 +147,26 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
     kwargs = {"entry": entry} if entry else {}
     sp = start_process(machine, argv=argv_bytes, env=env_bytes, **kwargs)
     return Process(machine, model, sp, linux)
+
+
+def _is_binary(paths) -> bool:
+    from goasm.binary import is_program
+
+    return is_program(paths)
+
+
+def _start_binary(path, *, include_dirs, defines, argv, env, entry, max_steps, cpu, stdout,
+                  stderr, stdin, program_name, goroot) -> Process:
+    """``start`` for an ELF executable (:func:`goasm.binary.start`); the options that
+    only mean something for ``.s`` files are refused."""
+    from goasm.binary import start as start_binary
+
+    for name, value in (("-I", include_dirs), ("-D", defines), ("--entry", entry),
+                        ("--goroot", goroot)):
+        if value:
+            raise GoasmError(f"{path}: {name} applies to .s files, not to an executable")
+    return start_binary(path, argv=argv, env=env, max_steps=max_steps, cpu=cpu, stdout=stdout,
+                        stderr=stderr, stdin=stdin, program_name=program_name)
 
 
 def _until_addr(machine, symbol: str) -> int:
@@ -195,7 +221,9 @@ def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, ma
     if reason.kind == "exit":
         return RunResult(reason.status, steps=machine.steps, findings=_findings(checker))
     if reason.kind == "until":
-        state = state_json(machine, proc.model, entry_sp=proc.entry_sp)
+        model_state = getattr(proc.model, "state_json", None)    # a real program's model
+        state = model_state(machine, entry_sp=proc.entry_sp) if model_state is not None \
+            else state_json(machine, proc.model, entry_sp=proc.entry_sp)
         return RunResult(0, state=state, steps=machine.steps, stopped_at=until,
                          findings=_findings(checker))
     raise GoasmError(f"program stopped unexpectedly ({reason.kind}) at "

@@ -291,4 +291,5 @@ class Image:
         dotted = name.replace("\u00b7", ".").replace("\u2215", "/")
         if dotted.startswith("."):
             dotted = "main" + dotted
-        return self.symbols.get(dotted)
+        # A Go executable names an assembly function's ABI0 symbol ``runtime.rt0_go.abi0``.
+        return self.symbols.get(dotted) or self.symbols.get(dotted + ".abi0")

@@ -1,7 +1,8 @@
 """``goasm run --trace``: every executed instruction, and runtime events in words.
 
 One line per instruction: ``symbol+offset``, ``file:line``, the instruction as the
-loader executes it, then the registers it changed (``AX=0x1``, ``SP=...``, ``FLAGS``,
+loader executes it, then the registers it changed -- prefixed with ``[tid]``, the thread
+running it, in a program with threads (a real Go binary) (``AX=0x1``, ``SP=...``, ``FLAGS``,
 ``FS``). Runtime events (TLS base set, g0 stack bounds, goroutine created, context
 switch, stack growth, syscalls) are printed as ``# ...`` lines when they happen.
 
@@ -33,6 +34,13 @@ class Tracer:
         self.model = model
         self.out = out
         self.seen_events = 0
+        self.tid = None
+
+    def _thread(self):
+        """The id of the thread about to run (programs with threads: real Go binaries,
+        :class:`goasm.machine.threads.ThreadedMachine`), else None."""
+        thread_id = getattr(self.machine, "thread_id", None)
+        return thread_id() if thread_id is not None else None
 
     def _registers(self):
         cpu = self.machine.cpu
@@ -65,13 +73,18 @@ class Tracer:
         src = f"{short_path(pos.file)}:{pos.line}" if pos is not None else "-"
         text = str(ins).replace("\t", " ") if ins is not None else "(runtime model)"
         changes = self._changes(before, after)
-        return f"{where:<32} {src:<28} {text:<40} {changes}".rstrip()
+        line = f"{where:<32} {src:<28} {text:<40} {changes}".rstrip()
+        return f"[{self.tid}] {line}" if self.tid is not None else line
 
     def run(self, *, until=None):
         """Step until exit, ``until`` (an address) or a fault; returns the StopReason."""
         machine = self.machine
         self._events()
+        prepare = getattr(machine, "prepare_step", None)
         while True:
+            if prepare is not None:     # a thread switch due now happens before the line
+                prepare()
+                self._events()
             pc = machine.cpu.pc
             if until is not None and pc == until and machine.steps > 0:
                 from goasm.machine.machine import StopReason
@@ -79,6 +92,7 @@ class Tracer:
                 self.out.flush()
                 return StopReason("until", pc)
             before = self._registers()
+            self.tid = self._thread()
             try:
                 reason = machine.step()
             except BaseException:

@@ -152,6 +152,10 @@ class Debugger(InspectCommands):
                 tail = f" (hits total:{bp.hits})"
         if stop.kind == "interrupt":
             head += "[interrupted] "
+        thread_id = getattr(m, "thread_id", None)     # a program with threads names it
+        tid = thread_id() if thread_id is not None else None
+        if tid is not None:
+            tail += f" [thread {tid}]"
         self.w(f"{head}{s.image.describe(pc)}() {loc}{tail} (PC: {pc:#x}) [step {m.steps}]")
         if bp is not None and bp.event in EVENTS:
             self.w(f"    event {bp.event}: {EVENTS[bp.event][1]}")

@@ -287,7 +287,7 @@ class ThreadedLinux(Linux):
     """
 
     def __init__(self, *, quantum: int = 10_000, seed: int = 0, files=None,
-                 execfn: bytes = b"", cpus: int = 2, **kwargs) -> None:
+                 execfn: bytes = b"", cpus: int = 1, **kwargs) -> None:
         super().__init__(cpus=cpus, **kwargs)
         self.quantum = quantum
         self.seed = seed
