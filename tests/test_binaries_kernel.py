@@ -176,3 +176,23 @@ def test_siginfo_layout():
     assert struct.unpack_from("<iiiiQ", info) == (11, 0, 1, 0, 0x1234)
     assert struct.unpack_from("<iiiiiI", sg.siginfo(23, sg.SI_TKILL, pid=7, uid=1000)) == \
         (23, 0, -6, 0, 7, 1000)
+
+
+def test_pipe_readiness_and_end_of_file():
+    k = ThreadedLinux()
+    m = _Mach()
+    assert k.sys_pipe2(m, 0x10000, 0o4000) == 0
+    r, w = struct.unpack("<ii", m.mem.read(0x10000, 8))
+    ep = k.sys_epoll_create1(m, 0)
+    m.mem.write(0x10010, struct.pack("<IQ", 1, 7))
+    assert k.sys_epoll_ctl(m, ep, 1, r, 0x10010) == 0
+    assert k.sys_epoll_pwait(m, ep, 0x10100, 4, 0, 0) == 0
+    m.mem.write(0x10200, b"xyz")
+    assert k.sys_write(m, w, 0x10200, 3) == 3
+    assert k.sys_epoll_pwait(m, ep, 0x10100, 4, 0, 0) == 1
+    assert k.sys_read(m, r, 0x10300, 2) == 2 and m.mem.read(0x10300, 2) == b"xy"
+    assert k.sys_read(m, r, 0x10300, 8) == 1
+    assert k.sys_read(m, r, 0x10300, 8) == -11            # EAGAIN: empty, non-blocking
+    assert k.sys_close(m, w) == 0
+    assert k.sys_read(m, r, 0x10300, 8) == 0              # end of file
+    assert k.sys_write(m, r, 0x10200, 1) == -9            # the read end

@@ -37,6 +37,9 @@ Signals
     ends the wait with EINTR. SIGURG preemption requests are therefore delivered, at
     the next deterministic point.
 
+Pipes (pipe2(2), pipe(7)) and eventfds are the only descriptors a read may wait on;
+Go 1.21's netpoller wakes itself through a pipe, later releases through an eventfd.
+
 Every system call is documented by its handler (``sys_<name>``, the man page it
 follows); numbers without a handler raise :class:`goasm.errors.UnimplementedError`
 naming the call, the function making it and its callers (exit status 125).
@@ -71,6 +74,7 @@ ESPIPE = 29
 EROFS = 30
 ERANGE = 34
 ENAMETOOLONG = 36
+EPIPE = 32
 ETIMEDOUT = 110
 
 NS = 1_000_000_000
@@ -147,7 +151,7 @@ _NO_RESULT = object()
 """A handler's result when the registers are already final (rt_sigreturn, a thread
 that exited, a call that blocked and switched threads)."""
 
-_INTERRUPTIBLE = frozenset({"futex", "sleep", "epoll"})
+_INTERRUPTIBLE = frozenset({"futex", "sleep", "epoll", "read"})
 
 
 class Deadlock(LimitError):
@@ -336,7 +340,12 @@ class ThreadedLinux(Linux):
         executed and up to four callers, by the frame-pointer chain (Go keeps BP as a
         frame pointer on amd64)."""
         image = machine.image
-        pc = machine.cpu.pc - 2       # the SYSCALL (0F 05) before the return address
+        pc = machine.cpu.pc
+        for back in (2, 1):     # SYSCALL is 0F 05 in machine code, 1 unit in goasm's layout
+            ins = image.code.get(pc - back)
+            if ins is not None and ins.op == "SYSCALL" and ins.next_addr == pc:
+                pc -= back
+                break
         parts = [f"in {_describe(image, pc)}"]
         bp = machine.cpu.regs[5]
         mem = machine.mem
@@ -938,7 +947,8 @@ class ThreadedLinux(Linux):
         return self.sys_openat(machine, AT_FDCWD & M64, path, flags, mode)
 
     def sys_close(self, machine, fd, *_):
-        """close(2)."""
+        """close(2); the last descriptor of a pipe end closes that end (readers then see
+        end of file)."""
         d = self.fds.pop(fd, None)
         if d is None:
             return -EBADF
@@ -946,7 +956,40 @@ class ThreadedLinux(Linux):
             obj = desc.desc.obj
             if isinstance(obj, vfs.Epoll):
                 obj.interest.pop(fd, None)
+        obj = d.desc.obj
+        if isinstance(obj, vfs.PipeEnd) and not any(x.desc is d.desc for x in self.fds.values()):
+            if obj.write:
+                obj.pipe.writers -= 1
+            else:
+                obj.pipe.readers -= 1
+            self._poll_wake(machine)
         return 0
+
+    def sys_pipe2(self, machine, fds, flags, *_):
+        """pipe2(2): O_NONBLOCK and O_CLOEXEC; the two descriptors are written as ints."""
+        if flags & ~(vfs.O_NONBLOCK | vfs.O_CLOEXEC):
+            return -EINVAL
+        pipe = vfs.Pipe()
+        cloexec = bool(flags & vfs.O_CLOEXEC)
+        r = self._new_fd(vfs.PipeEnd(pipe, False), vfs.O_RDONLY | (flags & vfs.O_NONBLOCK),
+                         cloexec)
+        if r < 0:
+            return r
+        w = self._new_fd(vfs.PipeEnd(pipe, True), vfs.O_WRONLY | (flags & vfs.O_NONBLOCK),
+                         cloexec)
+        if w < 0:
+            del self.fds[r]
+            return w
+        try:
+            machine.mem.write(fds, struct.pack("<ii", r, w))
+        except MachineFault:
+            del self.fds[r], self.fds[w]
+            return -EFAULT
+        return 0
+
+    def sys_pipe(self, machine, fds, *_):
+        """pipe(2)."""
+        return self.sys_pipe2(machine, fds, 0)
 
     def sys_read(self, machine, fd, buf, count, *_):
         """read(2): stdin from the host stream, a file of the virtual file system, an
@@ -966,6 +1009,25 @@ class ThreadedLinux(Linux):
             except MachineFault:
                 return -EFAULT
             obj.pos += len(data)
+            return len(data)
+        if isinstance(obj, vfs.PipeEnd):
+            if obj.write:
+                return -EBADF
+            pipe = obj.pipe
+            if not pipe.data:
+                if not pipe.writers:
+                    return 0
+                if desc.flags & vfs.O_NONBLOCK:
+                    return -EAGAIN
+                return self.block(machine, ("read", fd, buf, count),
+                                  call=self._call_of(machine))
+            data = bytes(pipe.data[:min(count, 1 << 20)])
+            try:
+                machine.mem.write(buf, data)
+            except MachineFault:
+                return -EFAULT
+            del pipe.data[:len(data)]
+            self._poll_wake(machine)
             return len(data)
         if isinstance(obj, vfs.EventFd):
             if count < 8:
@@ -1010,6 +1072,26 @@ class ThreadedLinux(Linux):
             if obj.fd == 0:
                 return -EBADF
             return super().sys_write(machine, obj.fd, buf, count)
+        if isinstance(obj, vfs.PipeEnd):
+            if not obj.write:
+                return -EBADF
+            pipe = obj.pipe
+            if not pipe.readers:
+                self._send(self.thread, 13, sg.siginfo(13, sg.SI_USER, pid=self.pid,
+                                                       uid=1000))
+                return -EPIPE
+            room = pipe.capacity - len(pipe.data)
+            if room <= 0:
+                if desc.flags & vfs.O_NONBLOCK:
+                    return -EAGAIN
+                raise UnimplementedError(f"a blocking write to a full pipe {self.where(machine)}")
+            try:
+                data = machine.mem.read(buf, min(count, room))
+            except MachineFault:
+                return -EFAULT
+            pipe.data += data
+            self._poll_wake(machine)
+            return len(data)
         if isinstance(obj, vfs.EventFd):
             if count < 8:
                 return -EINVAL
@@ -1108,7 +1190,7 @@ class ThreadedLinux(Linux):
         obj = desc.obj
         if isinstance(obj, vfs.RegularFile):
             mode, size = 0o100444, len(obj.data)
-        elif isinstance(obj, vfs.StdStream):
+        elif isinstance(obj, (vfs.StdStream, vfs.PipeEnd)):
             mode, size = 0o010600, 0
         else:
             mode, size = 0o600, 0                   # anon_inode (eventfd, epoll)
@@ -1234,6 +1316,13 @@ class ThreadedLinux(Linux):
             obj = desc.obj
             if isinstance(obj, vfs.EventFd):
                 level = (EPOLLIN if obj.count else 0) | (EPOLLOUT if obj.count < EFD_MAX else 0)
+            elif isinstance(obj, vfs.PipeEnd):
+                pipe = obj.pipe
+                if obj.write:
+                    level = (EPOLLOUT if len(pipe.data) < pipe.capacity else 0) | \
+                        (EPOLLERR if not pipe.readers else 0)
+                else:
+                    level = (EPOLLIN if pipe.data else 0) | (EPOLLHUP if not pipe.writers else 0)
             elif isinstance(obj, vfs.StdStream):
                 level = EPOLLOUT if obj.fd else EPOLLIN
             else:
@@ -1254,6 +1343,8 @@ class ThreadedLinux(Linux):
                     if it.events & EPOLLET:
                         it.armed = True
         for t in sorted(self.threads.values(), key=lambda t: t.seq):
+            if t.state == "waiting" and t.wait[0] == "read":
+                self._retry_read(machine, t)
             if t.state != "waiting" or t.wait[0] != "epoll":
                 continue
             _kind, epfd, events, maxevents = t.wait
@@ -1268,6 +1359,27 @@ class ThreadedLinux(Linux):
                     self._wake(t, len(ready))
                 except MachineFault:
                     self._wake(t, -EFAULT)
+
+    def _retry_read(self, machine, t: Thread) -> None:
+        """A thread blocked in read(2) on a pipe: finish the read once there are bytes
+        (or no writer)."""
+        _kind, fd, buf, count = t.wait
+        desc = self._desc(fd)
+        if desc is None or not isinstance(desc.obj, vfs.PipeEnd):
+            self._wake(t, -EBADF)
+            return
+        pipe = desc.obj.pipe
+        if pipe.data:
+            data = bytes(pipe.data[:min(count, 1 << 20)])
+            try:
+                machine.mem.write(buf, data)
+            except MachineFault:
+                self._wake(t, -EFAULT)
+                return
+            del pipe.data[:len(data)]
+            self._wake(t, len(data))
+        elif not pipe.writers:
+            self._wake(t, 0)
 
     def sys_epoll_pwait(self, machine, epfd, events, maxevents, timeout, sigmask, *_):
         """epoll_pwait(2): the ready events now; otherwise the thread waits until one is
@@ -1401,6 +1513,8 @@ def _wait_text(wait) -> str:
         return f"epoll_wait on fd {wait[1]}"
     if kind == "sleep":
         return "sleep"
+    if kind == "read":
+        return f"read of fd {wait[1]}"
     return kind
 
 

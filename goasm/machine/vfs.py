@@ -9,7 +9,8 @@ writing fails with ``EROFS`` (a read-only file system). The standard streams 0, 
 Descriptors (open(2), fcntl(2), eventfd(2), epoll(7)): a table ``fd -> Descriptor``,
 where a :class:`Descriptor` holds the open file description (shared by ``dup``) and
 the descriptor's own ``FD_CLOEXEC`` flag. Descriptions are plain Python objects
-(:class:`StdStream`, :class:`RegularFile`, :class:`EventFd`, :class:`Epoll`) so the
+(:class:`StdStream`, :class:`RegularFile`, :class:`EventFd`, :class:`Pipe` ends,
+:class:`Epoll`) so the
 debugger's snapshots copy them with the rest of the kernel.
 """
 
@@ -61,6 +62,25 @@ class EventFd:
 
     count: int = 0
     semaphore: bool = False
+
+
+@attrs.define(eq=False)
+class Pipe:
+    """pipe(2): the bytes written and not yet read (at most ``capacity``, the default
+    pipe size of 16 pages, pipe(7)); ``writers`` and ``readers`` count the open ends."""
+
+    data: bytearray = attrs.Factory(bytearray)
+    readers: int = 1
+    writers: int = 1
+    capacity: int = 65536
+
+
+@attrs.define(eq=False)
+class PipeEnd:
+    """One end of a :class:`Pipe` (``write`` True for the write end)."""
+
+    pipe: Pipe
+    write: bool
 
 
 @attrs.define(eq=False)
