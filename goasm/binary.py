@@ -186,12 +186,40 @@ class _Decode:
         return link_instr(d, addr, func=sym.name if sym is not None else "", pos=pos)
 
 
+@attrs.define
+class BinaryImage(Image):
+    """The :class:`Image` of an executable: ``code`` decodes on demand, and the source
+    lines of the whole program come from the Go line table (nothing needs decoding)."""
+
+    binary: object = None
+    _line_index: object = attrs.field(default=None, repr=False)
+
+    def source_line_index(self) -> dict:
+        """Source file (as :func:`os.path.realpath` names it) -> line -> the first pc of
+        every run of instructions from that line, sorted (for ``break file.go:LINE``)."""
+        if self._line_index is None:
+            from goasm.elf import line_runs
+
+            idx: dict = {}
+            real: dict = {}
+            for start, _end, file, line in line_runs(self.binary.lines):
+                f = real.get(file)
+                if f is None:
+                    f = real[file] = os.path.realpath(file)
+                idx.setdefault(f, {}).setdefault(line, []).append(start)
+            for lines in idx.values():
+                for pcs in lines.values():
+                    pcs.sort()
+            self._line_index = idx
+        return self._line_index
+
+
 def load_image(binary: GoBinary) -> Image:
     """The :class:`Image` of a checked binary (see the module docstring)."""
     from goasm.machine.threads import LazyCode
 
     elf = binary.elf
-    image = Image()
+    image = BinaryImage(binary=binary)
     image.symbols = _symbols(binary)
     image.index_symbols()
     for seg in elf.segments:

@@ -81,6 +81,8 @@ class Locations:
 
     def line_index(self) -> dict:
         """Source file (real absolute path) -> line -> sorted instruction addresses."""
+        if self._lines is None and hasattr(self.image, "source_line_index"):
+            self._lines = self.image.source_line_index()     # an executable's line table
         if self._lines is None:
             idx: dict = {}
             for addr, ins in self.image.code.items():
