@@ -194,6 +194,25 @@ class BinaryImage(Image):
     binary: object = None
     _line_index: object = attrs.field(default=None, repr=False)
 
+    def sp_delta(self, pc: int):
+        """Bytes between SP and the return address at ``pc`` (Go's ``pcsp`` table), or
+        None (the debugger unwinds Go frames with it, as Go's traceback does)."""
+        from goasm.elf import sp_delta
+
+        return sp_delta(self.binary.lines, pc)
+
+    def top_frame(self, pc: int) -> bool:
+        """Is ``pc`` in a function marked TOPFRAME (``runtime.goexit``, ``mstart``...):
+        the outermost frame of a stack?"""
+        from goasm.elf import func_flags
+
+        return bool(func_flags(self.binary.lines, pc) & 1)
+
+    def line_at(self, pc: int):
+        """The :class:`goasm.errors.Pos` of ``pc`` from the line table (no decoding)."""
+        found = self.binary.elf.line(pc)
+        return Pos(found[0], found[1]) if found is not None else None
+
     def source_line_index(self) -> dict:
         """Source file (as :func:`os.path.realpath` names it) -> line -> the first pc of
         every run of instructions from that line, sorted (for ``break file.go:LINE``)."""

@@ -193,3 +193,17 @@ def test_debugger_names_threads_and_steps_back():
     assert "[thread 1000]" in text
     assert "(PC: 0x455f00) [step 63]" in text or "[step 63]" in text
     assert "123" in proc.stdout.decode() + proc.stderr.decode()
+
+
+def test_debugger_breaks_on_go_lines_and_unwinds_go_frames():
+    binary = gobuild.build("nilderef", "1.27")
+    proc = _cli("debug", binary, stdin=b"break main.go:9\ncontinue\nstack\ncontinue\n")
+    text = proc.stdout.decode()
+    assert "[Breakpoint 1] main.length() example/main.go:9" in text
+    frames = re.findall(r"in (\S+)\n\s+at (\S+)", text)
+    assert [f for f, _ in frames[:4]] == ["main.length", "main.main+0x31", "runtime.main+0x427",
+                                          "runtime.goexit.abi0+0x1"] or \
+        [f.split("+")[0] for f, _ in frames[:4]] == ["main.length", "main.main", "runtime.main",
+                                                     "runtime.goexit.abi0"]
+    assert frames[1][1] == "example/main.go:15"
+    assert "nil pointer dereference" in text + proc.stderr.decode()

@@ -115,9 +115,13 @@ class Unwinder:
         return self.image.functions.get(sym.name) if sym is not None else None
 
     def delta_at(self, pc: int):
-        """SP-to-return-slot distance at ``pc`` (see :func:`sp_deltas`); 0 at a native."""
+        """SP-to-return-slot distance at ``pc`` (see :func:`sp_deltas`; an executable's
+        own table, its ``pcsp``, when the image has one); 0 at a native."""
         if pc in self.natives:
             return 0
+        from_table = getattr(self.image, "sp_delta", None)
+        if from_table is not None:
+            return from_table(pc)
         fn = self.function(pc)
         if fn is None:
             return None
@@ -127,6 +131,9 @@ class Unwinder:
         return deltas.get(pc)
 
     def topframe(self, pc: int) -> bool:
+        top = getattr(self.image, "top_frame", None)
+        if top is not None:
+            return top(pc)
         fn = self.function(pc)
         return fn is not None and bool(fn.flags & TEXTFLAG["TOPFRAME"])
 
@@ -147,6 +154,9 @@ class Unwinder:
         return None
 
     def _pos(self, pc: int, caller: bool):
+        line_at = getattr(self.image, "line_at", None)
+        if line_at is not None:         # an executable: its line table, as Go's traceback
+            return line_at(pc - 1 if caller else pc)
         ins = self.call_site(pc) if caller else self.image.code.get(pc)
         return ins.pos if ins is not None else None
 
