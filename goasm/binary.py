@@ -307,10 +307,19 @@ class BinaryModel:
         (registers, FS base, symbols, the g in TLS, g0, m0) with the binary's layouts,
         plus ``curg`` (m0's current goroutine), ``goroutines`` (every g of ``allgs``),
         ``threads`` (each thread's id, state, PC, SP and FS base) and ``go_version``."""
+        from goasm.dwarf import DwarfError
         from goasm.machine.runtime import decode_g, state_json
 
+        try:
+            layout = self.layout
+        except DwarfError as err:       # linked with -w: registers and threads only
+            out = state_json(machine, _NoLayout(), entry_sp=entry_sp)
+            out.update(g=None, g0=None, m0=None, curg=None, goroutines=[],
+                       layout_error=err.message)
+            out["threads"] = thread_list(machine)
+            out["go_version"] = self.binary.version
+            return out
         out = state_json(machine, self, entry_sp=entry_sp)
-        layout = self.layout
         m0 = out.get("m0") or {}
         curg = m0.get("curg")
         out["curg"] = decode_g(machine, layout, curg) if curg else None
@@ -318,6 +327,18 @@ class BinaryModel:
         out["threads"] = thread_list(machine)
         out["go_version"] = self.binary.version
         return out
+
+
+class _NoLayout:
+    """A model for :func:`goasm.machine.runtime.state_json` when the binary has no DWARF:
+    structs are not decoded (their fields are unknown)."""
+
+    @property
+    def layout(self):
+        from goasm.machine.layout import Layout, Struct
+
+        huge = Struct("none", 1 << 62, {})
+        return Layout("none", {n: huge for n in ("g", "m", "gobuf", "stack", "funcval")}, {})
 
 
 def thread_list(machine) -> list:
