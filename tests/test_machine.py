@@ -592,6 +592,24 @@ def test_rep_fault_leaves_progress():
     assert m.reg("DI") == 0x503000 and m.reg("CX") == 998
 
 
+@pytest.mark.parametrize("body", ["REP\nLODSB", "REP\nSTOSB", "REPN\nSCASB", "REP\nMOVSB"])
+def test_long_rep_is_interruptible(body):
+    """A REP over a terabyte returns every string.CHUNK elements, registers describing
+    the progress, so a step limit stops it (issue #18: REP escaped --max-steps)."""
+    from goasm.machine.ops.string import CHUNK
+
+    m = machine(f"TEXT ·f(SB), 4, $0\n{body}\n")
+    m.mem.map(1 << 40, 1 << 40)                  # lazy: costs nothing until touched
+    m.set_reg("CX", 1 << 40)
+    m.set_reg("SI", 1 << 40)
+    m.set_reg("DI", 1 << 40)
+    m.set_reg("AX", 1)                           # SCASB never finds it in zeroes
+    start = m.cpu.pc
+    m.run(max_steps=3)
+    assert m.cpu.pc == start and m.reg("CX") == (1 << 40) - 3 * CHUNK
+    assert m.steps == 3
+
+
 # --------------------------------------------------------------------------- faults & reports
 
 def test_nil_dereference_report():

@@ -19,6 +19,12 @@ from goasm.machine.ops.base import MASK, BadForm, handles, one, sized
 
 M64 = (1 << 64) - 1
 CHUNK = 1 << 16
+"""Elements one dispatch of a REP instruction handles. A longer repetition returns its own
+address with RCX/RSI/RDI describing the elements done, exactly as the processor leaves a
+REP string instruction interrupted between iterations (SDM Vol. 2, REP: "the
+instruction ... can be interrupted ... the registers are updated ... and execution
+resumes at the interrupted instruction"), so ``--max-steps``, hooks and the debugger
+regain control at least every CHUNK elements; each resumption counts as a step."""
 _REPE = frozenset({"REP", "REPE", "REPZ"})
 _REPNE = frozenset({"REPN", "REPNE", "REPNZ"})
 
@@ -39,10 +45,10 @@ def string_op(e, args, op, width):
     if args:
         raise BadForm("string instructions take no operands")
     m = e.machine
-    return _build(m.cpu, m.mem, op, width, _prefix(e.ins), e.ins.next_addr)
+    return _build(m.cpu, m.mem, op, width, _prefix(e.ins), e.ins.next_addr, e.ins.addr)
 
 
-def _build(cpu, mem, op, width, rep, nxt):
+def _build(cpu, mem, op, width, rep, nxt, here):
     regs = cpu.regs
     rd = {1: mem.read_u8, 2: mem.read_u16, 4: mem.read_u32, 8: mem.read_u64}[width]
     wr = {1: mem.write_u8, 2: mem.write_u16, 4: mem.write_u32, 8: mem.write_u64}[width]
@@ -91,12 +97,14 @@ def _build(cpu, mem, op, width, rep, nxt):
         stop_on_equal = rep == "REPNE"
 
         def repeat_cmp():
-            while regs[1]:
+            for _ in range(CHUNK):
+                if not regs[1]:
+                    return nxt
                 step()
                 regs[1] = (regs[1] - 1) & M64
                 if (cpu.fr == 0) == stop_on_equal:
-                    break
-            return nxt
+                    return nxt
+            return here if regs[1] else nxt
         return repeat_cmp
 
     def elementwise(n):
@@ -130,11 +138,11 @@ def _build(cpu, mem, op, width, rep, nxt):
         return True
 
     def repeat():
-        while regs[1]:
+        if regs[1]:
             n = min(regs[1], CHUNK)
             if cpu.df or not bulk(n):
                 elementwise(n)
-        return nxt
+        return here if regs[1] else nxt
     return repeat
 
 
