@@ -607,3 +607,254 @@ def round_integral(fmt: Fmt, a: int, mx: int, imm: int, scale: int = 0):
         return zero(fmt, s), flags
     r, f = round_pack(fmt, s, n, -scale, mx & ~FTZ, RN)
     return r, flags
+
+
+# --------------------------------------------------------------------------- AVX-512 specials
+
+def _one(fmt: Fmt) -> int:
+    return fmt.bias << fmt.mbits
+
+
+def getexp(fmt: Fmt, a: int, mx: int):
+    """VGETEXP: ``floor(log2(|a|))`` as a float (SDM: VGETEXPPD): ±0 -> -inf, ±inf ->
+    +inf, a denormal's true exponent (DE)."""
+    k, s, m, e, d = classify(fmt, a, mx)
+    if k >= QNAN:
+        return a | fmt.quiet, (IE if k == SNAN else 0)
+    if k == ZERO:
+        return fmt.sign | fmt.inf, 0
+    if k == INF:
+        return fmt.inf, 0
+    E = e + m.bit_length() - 1
+    r, _ = from_int(fmt, E, mx)
+    return r, DE if d else 0
+
+
+def getmant(fmt: Fmt, a: int, mx: int, imm: int):
+    """VGETMANT: the significand normalized to the interval imm[1:0] -- [1,2), [1/2,2)
+    (by the exponent's parity), [1/2,1), [3/4,3/2) -- with sign control imm[3:2]:
+    source sign, +, QNaN indefinite (IE) for a negative non-zero source, + with that
+    rule (SDM: VGETMANTPD, Table 5-7). ±0 and ±inf give ±1."""
+    k, s, m, e, d = classify(fmt, a, mx)
+    if k >= QNAN:
+        return a | fmt.quiet, (IE if k == SNAN else 0)
+    sc = imm >> 2 & 3
+    if sc & 2 and s and k != ZERO:
+        return fmt.indefinite, IE
+    sign = fmt.sign if s and not sc & 1 else 0
+    flags = DE if d else 0
+    if k in (ZERO, INF):
+        return sign | _one(fmt), flags
+    L = m.bit_length()
+    E = e + L - 1
+    sig = (m << (fmt.mbits + 1 - L)) & fmt.frac          # fraction of 1.sig
+    interval = imm & 3
+    kexp = 0
+    if interval == 1:
+        kexp = -1 if E & 1 else 0
+    elif interval == 2:
+        kexp = -1
+    elif interval == 3:
+        kexp = -1 if sig >> (fmt.mbits - 1) else 0
+    return sign | (fmt.bias + kexp) << fmt.mbits | sig, flags
+
+
+# VFIXUPIMM token classes and responses (SDM: VFIXUPIMMPD, Table 5-9 and its Operation).
+_QNAN_T, _SNAN_T, _ZERO_T, _ONE_T, _NEGINF_T, _POSINF_T, _NEG_T, _POS_T = range(8)
+
+
+def _fixup_constants(fmt: Fmt):
+    import struct as _s
+
+    def fbits(x):
+        if fmt is F64:
+            return _s.unpack("<Q", _s.pack("<d", x))[0]
+        return _s.unpack("<I", _s.pack("<f", x))[0]
+    return {12: fbits(90.0), 13: fbits(1.5707963267948966), 11: fbits(0.5)}
+
+
+def fixupimm(fmt: Fmt, dst: int, a: int, tbl: int, mx: int, imm: int):
+    """VFIXUPIMM: replace ``a`` by the response its class selects in the 32-bit table
+    ``tbl`` (or keep ``dst``), raising ZE/IE as imm8 asks (SDM: VFIXUPIMMPD)."""
+    k, s, m, e, d = classify(fmt, a, mx)
+    if k == ZERO and (a & ~fmt.sign):
+        a &= fmt.sign                                   # DAZ'd denormal
+    if k == QNAN:
+        j = _QNAN_T
+    elif k == SNAN:
+        j = _SNAN_T
+    elif k == ZERO:
+        j = _ZERO_T
+    elif k == INF:
+        j = _NEGINF_T if s else _POSINF_T
+    elif a == _one(fmt):
+        j = _ONE_T
+    else:
+        j = _NEG_T if s else _POS_T
+    resp = tbl >> (4 * j) & 0xF
+    sign = fmt.sign
+    if resp == 0:
+        r = dst
+    elif resp == 1:
+        r = a
+    elif resp == 2:
+        r = a | fmt.quiet if k >= QNAN else a | fmt.exp | fmt.quiet
+    elif resp == 3:
+        r = fmt.indefinite
+    elif resp == 4:
+        r = sign | fmt.inf
+    elif resp == 5:
+        r = fmt.inf
+    elif resp == 6:
+        r = (a & sign) | fmt.inf
+    elif resp == 7:
+        r = sign
+    elif resp == 8:
+        r = 0
+    elif resp == 9:
+        r = sign | _one(fmt)
+    elif resp == 10:
+        r = _one(fmt)
+    elif resp == 14:
+        r = fmt.max
+    elif resp == 15:
+        r = sign | fmt.max
+    else:
+        r = _fixup_constants(fmt)[resp]
+    flags = 0
+    if j == _ZERO_T:
+        flags |= (ZE if imm & 1 else 0) | (IE if imm & 2 else 0)
+    elif j == _ONE_T:
+        flags |= (ZE if imm & 4 else 0) | (IE if imm & 8 else 0)
+    elif j == _SNAN_T:
+        flags |= IE if imm & 16 else 0
+    elif j == _NEGINF_T:
+        flags |= IE if imm & 32 else 0
+    elif j == _NEG_T:
+        flags |= IE if imm & 64 else 0
+    elif j == _POSINF_T:
+        flags |= IE if imm & 128 else 0
+    return r, flags
+
+
+def range_(fmt: Fmt, a: int, b: int, mx: int, imm: int):
+    """VRANGE: min, max, min-magnitude or max-magnitude (imm[1:0]) of ``a`` (src1) and
+    ``b`` (src2) with the sign from the selected value, ``a``, + or - (imm[3:2])
+    (SDM: VRANGEPD, Table 5-12)."""
+    ka, sa, ma, ea, da = classify(fmt, a, mx)
+    kb, sb, mb, eb, db = classify(fmt, b, mx)
+    if ka >= QNAN or kb >= QNAN:
+        if ka == SNAN:
+            return a | fmt.quiet, IE
+        if kb == SNAN:
+            return b | fmt.quiet, IE
+        return (a if ka == QNAN else b), 0
+    if ka == ZERO:
+        a &= fmt.sign
+    if kb == ZERO:
+        b &= fmt.sign
+    flags = DE if da or db else 0
+    op = imm & 3
+    if op < 2:
+        # signed order with -0 < +0
+        va = -(a & ~fmt.sign) - 1 if a & fmt.sign else a
+        vb = -(b & ~fmt.sign) - 1 if b & fmt.sign else b
+        if op == 0:
+            r = a if va <= vb else b
+        else:
+            r = a if va >= vb else b
+    else:
+        ma_, mb_ = a & ~fmt.sign, b & ~fmt.sign
+        if ma_ == mb_:
+            # equal magnitudes: min picks the negative one, max the positive one
+            va = -1 if a & fmt.sign else 0
+            vb = -1 if b & fmt.sign else 0
+            r = (a if va <= vb else b) if op == 2 else (a if va >= vb else b)
+        elif op == 2:
+            r = a if ma_ < mb_ else b
+        else:
+            r = a if ma_ > mb_ else b
+    sc = imm >> 2 & 3
+    if sc == 1:
+        r = (r & ~fmt.sign) | (a & fmt.sign)
+    elif sc == 2:
+        r &= ~fmt.sign
+    elif sc == 3:
+        r |= fmt.sign
+    return r, flags
+
+
+def reduce_(fmt: Fmt, a: int, mx: int, imm: int):
+    """VREDUCE: ``a - round(a * 2**M) * 2**-M`` with M = imm[7:4], rounding by imm[1:0]
+    or MXCSR.RC (imm[2]); PE when the rounding was inexact, unless imm[3] (SDM:
+    VREDUCEPD)."""
+    k, s, m, e, d = classify(fmt, a, mx)
+    if k >= QNAN:
+        return a | fmt.quiet, (IE if k == SNAN else 0)
+    if k == INF:
+        return 0, IE
+    if k == ZERO:
+        return zero(fmt, s), 0
+    M = imm >> 4
+    rc = mx >> RC_SHIFT & 3 if imm & 4 else imm & 3
+    flags = DE if d else 0
+    e2 = e + M
+    if e2 >= 0:
+        return zero(fmt, 1 if rc == RD else 0), flags
+    n, inexact = round_to_int(k, 0, m, e2, rc if not s else {RD: RU, RU: RD}.get(rc, rc))
+    # a - n * 2**-M, exactly, in units of 2**e
+    v = m - (n << (-e2))
+    if inexact and not imm & 8:
+        flags |= PE
+    if v == 0:
+        return zero(fmt, 1 if rc == RD else 0), flags
+    rs = s ^ (1 if v < 0 else 0)
+    r, f = round_pack(fmt, rs, abs(v), e, mx, rc)
+    return r, flags | (f & ~PE if imm & 8 else f)
+
+
+def scalef(fmt: Fmt, a: int, b: int, mx: int):
+    """VSCALEF: ``a * 2**floor(b)`` rounded once (SDM: VSCALEFPD, Table 5-29)."""
+    nan = pick_nan(fmt, a, b)
+    if nan is not None:
+        return nan
+    ka, sa, ma, ea, da = classify(fmt, a, mx)
+    kb, sb, mb, eb, db = classify(fmt, b, mx)
+    flags = DE if da or db else 0
+    if kb == INF:
+        if not sb:
+            if ka == ZERO:
+                return fmt.indefinite, IE
+            return (fmt.sign if sa else 0) | fmt.inf, flags
+        if ka == INF:
+            return fmt.indefinite, IE
+        return zero(fmt, sa), flags
+    if ka == INF:
+        return a, flags
+    if ka == ZERO:
+        return zero(fmt, sa), flags
+    if kb == ZERO:
+        n = 0
+    else:
+        n, _ = round_to_int(kb, sb, mb, eb, RD)
+    limit = 4 * (fmt.emax + fmt.mbits + 2)
+    n = max(-limit, min(limit, n))
+    r, f = round_pack(fmt, sa, ma, ea + n, mx)
+    return r, flags | f
+
+
+def fpclass(fmt: Fmt, a: int, imm: int) -> bool:
+    """VFPCLASS: whether ``a`` is in one of the classes imm8 selects: QNaN, +0, -0,
+    +inf, -inf, denormal, negative finite, SNaN (bits 0..7; SDM: VFPCLASSPD)."""
+    s = a & fmt.sign
+    ex = a & fmt.exp
+    fr = a & fmt.frac
+    if ex == fmt.exp:
+        if fr:
+            return bool(imm & (1 if fr & fmt.quiet else 0x80))
+        return bool(imm & (0x10 if s else 0x08))
+    if ex == 0 and fr == 0:
+        return bool(imm & (0x04 if s else 0x02))
+    if ex == 0 and imm & 0x20:
+        return True
+    return bool(s and imm & 0x40)

@@ -36,6 +36,7 @@ FAMILIES = (
     "vint_pack",
     "vfp",
     "vfp_cvt",
+    "vfp512",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 
