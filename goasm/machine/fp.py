@@ -739,43 +739,53 @@ def fixupimm(fmt: Fmt, dst: int, a: int, tbl: int, mx: int, imm: int):
 
 def range_(fmt: Fmt, a: int, b: int, mx: int, imm: int):
     """VRANGE: min, max, min-magnitude or max-magnitude (imm[1:0]) of ``a`` (src1) and
-    ``b`` (src2) with the sign from the selected value, ``a``, + or - (imm[3:2])
-    (SDM: VRANGEPD, Table 5-12)."""
+    ``b`` (src2) with the sign of ``a``, of the selected value, + or - (imm[3:2]; SDM:
+    VRANGEPD, Table 5-12). Measured: equal magnitudes -- min picks the negative one,
+    max the positive one; a quiet NaN loses to a number; a signalling NaN is returned
+    quietened (IE) as it is, two quiet ones give ``a`` with the sign control; NaNs suppress DE."""
     ka, sa, ma, ea, da = classify(fmt, a, mx)
     kb, sb, mb, eb, db = classify(fmt, b, mx)
+    flags = 0
     if ka >= QNAN or kb >= QNAN:
         if ka == SNAN:
-            return a | fmt.quiet, IE
-        if kb == SNAN:
+            return a | fmt.quiet, IE            # no sign control (measured)
+        elif kb == SNAN:
             return b | fmt.quiet, IE
-        return (a if ka == QNAN else b), 0
-    if ka == ZERO:
-        a &= fmt.sign
-    if kb == ZERO:
-        b &= fmt.sign
-    flags = DE if da or db else 0
-    op = imm & 3
-    if op < 2:
-        # signed order with -0 < +0
-        va = -(a & ~fmt.sign) - 1 if a & fmt.sign else a
-        vb = -(b & ~fmt.sign) - 1 if b & fmt.sign else b
-        if op == 0:
-            r = a if va <= vb else b
+        elif ka == QNAN and kb == QNAN:
+            r = a
         else:
-            r = a if va >= vb else b
+            r = b if ka == QNAN else a          # the number
+            if r == b and kb == ZERO:
+                r &= fmt.sign
+            elif r == a and ka == ZERO:
+                r &= fmt.sign
     else:
-        ma_, mb_ = a & ~fmt.sign, b & ~fmt.sign
-        if ma_ == mb_:
-            # equal magnitudes: min picks the negative one, max the positive one
-            va = -1 if a & fmt.sign else 0
-            vb = -1 if b & fmt.sign else 0
-            r = (a if va <= vb else b) if op == 2 else (a if va >= vb else b)
-        elif op == 2:
-            r = a if ma_ < mb_ else b
+        if ka == ZERO:
+            a &= fmt.sign
+        if kb == ZERO:
+            b &= fmt.sign
+        flags = DE if da or db else 0
+        op = imm & 3
+        if op < 2:
+            # signed order with -0 < +0
+            va = -(a & ~fmt.sign) - 1 if a & fmt.sign else a
+            vb = -(b & ~fmt.sign) - 1 if b & fmt.sign else b
+            if op == 0:
+                r = a if va <= vb else b
+            else:
+                r = a if va >= vb else b
         else:
-            r = a if ma_ > mb_ else b
+            ma_, mb_ = a & ~fmt.sign, b & ~fmt.sign
+            if ma_ == mb_:
+                va = -1 if a & fmt.sign else 0
+                vb = -1 if b & fmt.sign else 0
+                r = (a if va <= vb else b) if op == 2 else (a if va >= vb else b)
+            elif op == 2:
+                r = a if ma_ < mb_ else b
+            else:
+                r = a if ma_ > mb_ else b
     sc = imm >> 2 & 3
-    if sc == 1:
+    if sc == 0:
         r = (r & ~fmt.sign) | (a & fmt.sign)
     elif sc == 2:
         r &= ~fmt.sign
@@ -791,36 +801,40 @@ def reduce_(fmt: Fmt, a: int, mx: int, imm: int):
     k, s, m, e, d = classify(fmt, a, mx)
     if k >= QNAN:
         return a | fmt.quiet, (IE if k == SNAN else 0)
-    if k == INF:
-        return 0, IE
-    if k == ZERO:
-        return zero(fmt, s), 0
     M = imm >> 4
     rc = mx >> RC_SHIFT & 3 if imm & 4 else imm & 3
-    flags = DE if d else 0
+    if k == INF:
+        return 0, 0
+    if k == ZERO:                       # x - x: +0, or -0 when rounding down
+        return zero(fmt, 1 if rc == RD else 0), 0
+    flags = 0                           # a denormal input raises no DE (measured)
     e2 = e + M
     if e2 >= 0:
         return zero(fmt, 1 if rc == RD else 0), flags
     n, inexact = round_to_int(k, 0, m, e2, rc if not s else {RD: RU, RU: RD}.get(rc, rc))
-    # a - n * 2**-M, exactly, in units of 2**e
+    # a - n * 2**-M, exactly, in units of 2**e; PE only when that is not representable
     v = m - (n << (-e2))
-    if inexact and not imm & 8:
-        flags |= PE
     if v == 0:
         return zero(fmt, 1 if rc == RD else 0), flags
     rs = s ^ (1 if v < 0 else 0)
     r, f = round_pack(fmt, rs, abs(v), e, mx, rc)
+    if f & TINY and mx & FTZ:
+        f = PE                          # flushed to zero: PE only (measured)
     return r, flags | (f & ~PE if imm & 8 else f)
 
 
 def scalef(fmt: Fmt, a: int, b: int, mx: int):
-    """VSCALEF: ``a * 2**floor(b)`` rounded once (SDM: VSCALEFPD, Table 5-29)."""
+    """VSCALEF: ``a * 2**floor(b)`` rounded once (SDM: VSCALEFPD, Table 5-29).
+    Measured: a quiet NaN ``a`` scaled by ±inf gives +inf / +0; a denormal ``b``
+    raises no DE."""
+    if (a & fmt.exp) == fmt.exp and a & fmt.quiet and (b & ~fmt.sign) == fmt.inf:
+        return (0 if b & fmt.sign else fmt.inf), 0
     nan = pick_nan(fmt, a, b)
     if nan is not None:
         return nan
     ka, sa, ma, ea, da = classify(fmt, a, mx)
     kb, sb, mb, eb, db = classify(fmt, b, mx)
-    flags = DE if da or db else 0
+    flags = DE if da else 0             # a denormal scale raises no DE (measured)
     if kb == INF:
         if not sb:
             if ka == ZERO:
@@ -843,12 +857,15 @@ def scalef(fmt: Fmt, a: int, b: int, mx: int):
     return r, flags | f
 
 
-def fpclass(fmt: Fmt, a: int, imm: int) -> bool:
+def fpclass(fmt: Fmt, a: int, imm: int, mx: int = DEFAULT) -> bool:
     """VFPCLASS: whether ``a`` is in one of the classes imm8 selects: QNaN, +0, -0,
-    +inf, -inf, denormal, negative finite, SNaN (bits 0..7; SDM: VFPCLASSPD)."""
+    +inf, -inf, denormal, negative finite, SNaN (bits 0..7; SDM: VFPCLASSPD). Under
+    MXCSR.DAZ a denormal is classified as a zero of its sign (measured)."""
     s = a & fmt.sign
     ex = a & fmt.exp
     fr = a & fmt.frac
+    if ex == 0 and mx & DAZ:
+        fr = 0
     if ex == fmt.exp:
         if fr:
             return bool(imm & (1 if fr & fmt.quiet else 0x80))

@@ -170,9 +170,10 @@ def _fpclass_kernel(fmt, n, imm):
 
     def run(cpu, mask, a):
         xs = st.unpack(a.to_bytes(ew * n, "little"))
+        mx = cpu.mxcsr
         out = 0
         for i in range(n):
-            if mask >> i & 1 and fp.fpclass(fmt, xs[i], imm):
+            if mask >> i & 1 and fp.fpclass(fmt, xs[i], imm, mx):
                 out |= 1 << i
         return out
     return run
@@ -202,7 +203,8 @@ def vfpclass(e, args, fmt, width, scalar):
     n = max(w // ew, 1)
     vs = attrs.evolve(v, width=max(w, ew))
     if scalar:
-        e.emit(f"a = {e.read(src, ew)}" if src.kind == "mem"
+        from goasm.machine.ops.vfp import scalar_mem
+        e.emit(f"a = {scalar_mem(e, v, src, ew)}" if src.kind == "mem"
                else f"a = xmm[{e.const(src.index)}] & {e.const(_low(ew))}")
     else:
         e.emit(f"a = {vec.read(e, vs, src, ew)}")
