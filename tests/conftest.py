@@ -38,6 +38,7 @@ NOT_ORACLES = (
     re.compile(r"needs a pty"),
     re.compile(r"tmux is not installed"),
     re.compile(r"not installed with its entry points"),
+    re.compile(r"needs a C compiler"),
 )
 
 

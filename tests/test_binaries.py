@@ -235,3 +235,19 @@ def test_println_speed(record_property):
     assert 150_000 < result.steps < 600_000
     assert threads >= 2
     assert cpu < 6.0
+
+
+def test_cgo_binary_is_refused_at_load_time():
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("a cgo build needs a C compiler (gcc)")
+    static = gobuild.build("cgo", "1.27", extra_env={"CGO_ENABLED": "1", "CC": "gcc"},
+                           flags=("-ldflags=-extldflags=-static",))
+    proc = _cli("run", static)
+    assert proc.returncode == 1
+    assert b"a cgo binary (it has x_cgo_init)" in proc.stderr
+    dynamic = gobuild.build("cgo", "1.27", extra_env={"CGO_ENABLED": "1", "CC": "gcc"})
+    proc = _cli("run", dynamic)
+    assert proc.returncode == 1
+    assert b"dynamically linked (interpreter " in proc.stderr
