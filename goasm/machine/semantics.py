@@ -58,17 +58,21 @@ class Compiler:
             fn = self._factories[src] = namespace["_make"]
         return fn
 
-    def generate(self, ins):
+    def generate(self, ins, *, checked: bool = False):
         """Run the handler for ``ins``: an :class:`Emitter` holding the generated body
         (``lines``, ``names``, ``params``), or a ready closure when there is no body to
         share (a handler-built closure, an unimplemented instruction, a link error).
         :meth:`compile` and the block translator (:mod:`goasm.machine.translate`) both
         start here, so an instruction has one definition whichever path runs it.
         An instruction Go's assembler rejects raises :class:`LinkError` right away
-        (:mod:`goasm.machine.validate`): it is refused at load time, not when run."""
-        problem = validate.check(ins)
-        if problem is not None:
-            raise LinkError(f"{problem}: {ins}", ins.pos)
+        (:mod:`goasm.machine.validate`): it is refused at load time, not when run.
+        ``checked`` skips that check for instructions decoded from machine code Go's
+        toolchain wrote (a real executable): they are forms it assembles by construction,
+        and validating each of a program's ~20 K start-up instructions cost ~15%."""
+        if not checked:
+            problem = validate.check(ins)
+            if problem is not None:
+                raise LinkError(f"{problem}: {ins}", ins.pos)
         op = canonical_mnemonic(ins.op)
         entry = TABLE.get(op)
         if entry is None:
@@ -98,9 +102,10 @@ class Compiler:
             return result
         return e
 
-    def compile(self, ins):
-        """The closure executing ``ins`` (see the module docstring)."""
-        e = self.generate(ins)
+    def compile(self, ins, *, checked: bool = False):
+        """The closure executing ``ins`` (see the module docstring; ``checked`` as for
+        :meth:`generate`)."""
+        e = self.generate(ins, checked=checked)
         if not isinstance(e, Emitter):
             return e
         return self.factory(e.source())(*self.env, *e.params)

@@ -97,10 +97,15 @@ class ThreadedMachine(Machine):
     """See the module docstring. ``machine.syscall`` must be set to the kernel before
     running."""
 
+    decoded_code = True
+    """The image's code is decoded machine code (of a real executable): the compiler
+    skips the checks of Go's assembler (:meth:`goasm.machine.semantics.Compiler.generate`)."""
+
     def __init__(self, image, **kwargs) -> None:
         super().__init__(image, **kwargs)
         self._compiled = _CodeTable(self)
         self._code = _CodeTable(self)
+        self.decoded_code = isinstance(image.code, LazyCode)
 
     def _translator(self):
         """No region translation unless ``GOASM_ENGINE`` asks for it: a Go program's
@@ -128,7 +133,7 @@ class ThreadedMachine(Machine):
         if ins is None:
             return None
         try:
-            fn = self.compiler.compile(ins)
+            fn = self.compiler.compile(ins, checked=self.decoded_code)
         except LinkError as err:       # a form Go's assembler would not write
             fn = _unimplemented(f"unimplemented instruction at {self.image.describe(addr)}: "
                                 f"{err.message}")
