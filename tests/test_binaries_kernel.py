@@ -196,3 +196,17 @@ def test_pipe_readiness_and_end_of_file():
     assert k.sys_close(m, w) == 0
     assert k.sys_read(m, r, 0x10300, 8) == 0              # end of file
     assert k.sys_write(m, r, 0x10200, 1) == -9            # the read end
+
+
+def test_access_and_getrusage():
+    k = ThreadedLinux()
+    m = _Mach()
+    m.steps = 3_000_000_000
+    m.mem.write(0x10000, b"/sys/kernel/mm/transparent_hugepage/hpage_pmd_size\0")
+    at = (-100) & (2**64 - 1)
+    assert k.sys_faccessat(m, at, 0x10000, 4) == 0          # R_OK
+    assert k.sys_faccessat(m, at, 0x10000, 2) == -13        # W_OK: EACCES
+    m.mem.write(0x10000, b"/usr/bin/ls\0")
+    assert k.sys_access(m, 0x10000, 1) == -2
+    assert k.sys_getrusage(m, 0, 0x11000) == 0
+    assert struct.unpack("<qq", m.mem.read(0x11000, 16)) == (3, 0)

@@ -1238,6 +1238,46 @@ class ThreadedLinux(Linux):
         """readlink(2)."""
         return self.sys_readlinkat(machine, AT_FDCWD & M64, path, buf, size)
 
+    def sys_faccessat2(self, machine, dirfd, path, mode, flags, *_):
+        """faccessat2(2): the files of the virtual file system are readable (R_OK) and
+        nothing else exists (ENOENT); nothing is writable or executable (EACCES)."""
+        try:
+            name = self._path(machine, path)
+        except MachineFault:
+            return -EFAULT
+        if mode & ~7:
+            return -EINVAL
+        if not name or self.files.get(vfs.normalize(name, self.cwd)) is None:
+            return -ENOENT
+        return -EACCES if mode & 3 else 0       # W_OK (2), X_OK (1)
+
+    def sys_faccessat(self, machine, dirfd, path, mode, *_):
+        """faccessat(2)."""
+        return self.sys_faccessat2(machine, dirfd, path, mode, 0)
+
+    def sys_access(self, machine, path, mode, *_):
+        """access(2)."""
+        return self.sys_faccessat2(machine, AT_FDCWD & M64, path, mode, 0)
+
+    def sys_getrusage(self, machine, who, usage, *_):
+        """getrusage(2): user time is the virtual time the process (RUSAGE_SELF, 0) or the
+        calling thread (RUSAGE_THREAD, 1) has run -- one nanosecond per instruction --
+        and every other field is 0 (struct rusage, 144 bytes)."""
+        if who == 0:
+            ns = machine.steps * self.ns_per_step
+        elif who == 1:
+            ns = (self.thread.steps + machine.steps - self.on_cpu_since) * self.ns_per_step
+        elif who == (-1) & M64:                  # RUSAGE_CHILDREN: there are none
+            ns = 0
+        else:
+            return -EINVAL
+        data = struct.pack("<qq", ns // NS, (ns % NS) // 1000).ljust(144, b"\0")
+        try:
+            machine.mem.write(usage, data)
+        except MachineFault:
+            return -EFAULT
+        return 0
+
     def sys_getcwd(self, machine, buf, size, *_):
         """getcwd(2): the working directory is "/"."""
         data = self.cwd.encode() + b"\0"
