@@ -111,7 +111,7 @@ class Process:
 
 def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
           cpu=None, stdout=None, stderr=None, stdin=None, program_name: str | None = None,
-          goroot=None, memory_limit: int | None = None) -> Process:
+          goroot=None, memory_limit: int | None = None, cpus: int | None = None) -> Process:
     """Load ``files`` with the embedded runtime (or, with ``goroot``, that Go
     installation's runtime assembly: a directory, ``"auto"`` or a prepared
     :class:`goasm.machine.goruntime.GoRoot`) and prepare the process as execve(2) would."""
@@ -122,11 +122,14 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
 
     files = list(files)
     paths = _expand_inputs(files)
+    if cpus is not None and not 1 <= cpus <= 64:
+        raise GoasmError(f"--cpus {cpus}: goasm models 1 to 64 CPUs")
     if _is_binary(paths):       # a compiled Go executable: goasm.binary
         return _start_binary(paths[0], include_dirs=include_dirs, defines=defines, argv=argv,
                              env=env, entry=entry, max_steps=max_steps, cpu=cpu,
                              stdout=stdout, stderr=stderr, stdin=stdin,
-                             program_name=program_name or os.fspath(files[0]), goroot=goroot)
+                             program_name=program_name or os.fspath(files[0]), goroot=goroot,
+                             memory_limit=memory_limit, cpus=cpus)
     if goroot is not None:
         from goasm.machine import goruntime
 
@@ -139,7 +142,8 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
     machine = Machine(image, cpu_model=cpu_model(cpu), stdout=stdout, stderr=stderr, stdin=stdin,
                       max_steps=max_steps, **limit)
     model.bind(machine)
-    linux = Linux(stdout=stdout, stderr=stderr, stdin=stdin, events=model.events)
+    linux = Linux(stdout=stdout, stderr=stderr, stdin=stdin, events=model.events,
+                  **({} if cpus is None else {"cpus": cpus}))
     machine.syscall = linux
     name = program_name or os.path.splitext(paths[0].name)[0]
     argv_bytes = [os.fsencode(name)] + [os.fsencode(a) for a in argv]
@@ -156,7 +160,7 @@ def _is_binary(paths) -> bool:
 
 
 def _start_binary(path, *, include_dirs, defines, argv, env, entry, max_steps, cpu, stdout,
-                  stderr, stdin, program_name, goroot) -> Process:
+                  stderr, stdin, program_name, goroot, memory_limit, cpus) -> Process:
     """``start`` for an ELF executable (:func:`goasm.binary.start`); the options that
     only mean something for ``.s`` files are refused."""
     from goasm.binary import start as start_binary
@@ -166,7 +170,8 @@ def _start_binary(path, *, include_dirs, defines, argv, env, entry, max_steps, c
         if value:
             raise GoasmError(f"{path}: {name} applies to .s files, not to an executable")
     return start_binary(path, argv=argv, env=env, max_steps=max_steps, cpu=cpu, stdout=stdout,
-                        stderr=stderr, stdin=stdin, program_name=program_name)
+                        stderr=stderr, stdin=stdin, program_name=program_name,
+                        memory_limit=memory_limit, cpus=cpus)
 
 
 def _until_addr(machine, symbol: str) -> int:
@@ -178,7 +183,8 @@ def _until_addr(machine, symbol: str) -> int:
 
 def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, max_steps=None,
         cpu=None, until=None, trace=None, stdout=None, stderr=None, stdin=None,
-        goroot=None, check=False, memory_limit: int | None = None) -> RunResult:
+        goroot=None, check=False, memory_limit: int | None = None,
+        cpus: int | None = None) -> RunResult:
     """Run a program the way ``goasm run`` does and report how it ended.
 
     A fault becomes ``status`` 2 with Go's crash text in ``crash_report``; limits and
@@ -195,7 +201,7 @@ def run(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, ma
 
     proc = start(files, include_dirs=include_dirs, defines=defines, argv=argv, env=env,
                  entry=entry, max_steps=max_steps, cpu=cpu, stdout=stdout, stderr=stderr,
-                 stdin=stdin, goroot=goroot, memory_limit=memory_limit)
+                 stdin=stdin, goroot=goroot, memory_limit=memory_limit, cpus=cpus)
     machine = proc.machine
     stop_at = _until_addr(machine, until) if until else None
     checker = None

@@ -369,12 +369,13 @@ def thread_list(machine) -> list:
 
 def start(path, *, argv=(), env=(), max_steps=None, cpu=None, stdout=None, stderr=None,
           stdin=None, program_name: str | None = None, quantum: int = 10_000,
-          memory_limit: int | None = None):
+          memory_limit: int | None = None, cpus: int | None = None):
     """Load the executable at ``path`` and prepare the process as execve(2) would;
     returns a :class:`goasm.api.Process` (machine, model, entry SP, kernel).
 
     ``argv`` are the arguments after the program name (``program_name``, default the
-    path as given); ``env`` the environment strings (``K=V``)."""
+    path as given); ``env`` the environment strings (``K=V``); ``cpus`` the CPUs the
+    process may run on (default :data:`goasm.machine.kernel.CPUS`)."""
     from goasm.api import Process, cpu_model
     from goasm.machine.kernel import ThreadedLinux
     from goasm.machine.process import start_process
@@ -389,7 +390,8 @@ def start(path, *, argv=(), env=(), max_steps=None, cpu=None, stdout=None, stder
     model.bind(machine)
     name = os.fsencode(program_name if program_name is not None else os.fspath(path))
     kernel = ThreadedLinux(stdout=stdout, stderr=stderr, stdin=stdin, events=model.events,
-                           quantum=quantum, execfn=os.fsencode(os.path.abspath(path)))
+                           quantum=quantum, execfn=os.fsencode(os.path.abspath(path)),
+                           **({} if cpus is None else {"cpus": cpus}))
     machine.syscall = kernel
     elf = binary.elf
     auxv = {AT_PHDR: elf.phdr_addr or 0, AT_PHENT: elf.phentsize, AT_PHNUM: elf.phnum,

@@ -130,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="print every executed instruction to PATH, or to stderr without "
                         "PATH (a FILE.s right after --trace is the program, not PATH)")
     r.add_argument("--cpu", choices=tuple(PRESETS), default="intel", help="CPU model for CPUID")
+    r.add_argument("--cpus", type=int, default=None, metavar="N",
+                   help="CPUs sched_getaffinity reports (GOMAXPROCS of a Go executable; "
+                        "default 2 for executables, 1 for .s programs)")
     r.add_argument("--until", metavar="SYMBOL", help="stop the first time execution reaches SYMBOL")
     r.add_argument("--state-json", metavar="PATH",
                    help="with --until: write registers, g, g0, m0 and symbols as JSON")
@@ -197,7 +200,7 @@ def _cmd_run(ns) -> int:
             env=ns.env, entry=ns.entry, max_steps=ns.max_steps, cpu=ns.cpu, until=ns.until,
             trace=trace, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
             stdin=sys.stdin.buffer if sys.stdin is not None else None, goroot=ns.goroot,
-            check=ns.check, memory_limit=ns.memory_limit)
+            check=ns.check, memory_limit=ns.memory_limit, cpus=ns.cpus)
     finally:
         if trace is not None and trace is not sys.stderr:
             trace.close()

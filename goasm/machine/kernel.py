@@ -57,7 +57,7 @@ from goasm.errors import LimitError, MachineFault, UnimplementedError
 from goasm.machine import signals as sg
 from goasm.machine import vfs
 from goasm.machine.events import Event
-from goasm.machine.syscalls import (EBADF, EFAULT, EINTR, EINVAL, ENOMEM, ENOSYS, EPERM,
+from goasm.machine.syscalls import (EBADF, EFAULT, EINTR, EINVAL, ENOSYS, EPERM, KTIME_MAX,
                                     SYSCALL_NAMES, Linux, SyscallEvent, syscall_name)
 
 M64 = (1 << 64) - 1
@@ -146,6 +146,10 @@ RLIMITS = types.MappingProxyType({
 UTSNAME = (b"Linux", b"goasm", b"6.1.0-goasm", b"#1 SMP PREEMPT_DYNAMIC", b"x86_64",
            b"(none)")
 """uname(2): sysname, nodename, release, version, machine, domainname."""
+
+CPUS = 2
+"""CPUs sched_getaffinity reports by default (GOMAXPROCS): two, like the machines the
+tests compare native runs on -- goroutine ids, and so tracebacks, depend on it."""
 
 _NO_RESULT = object()
 """A handler's result when the registers are already final (rt_sigreturn, a thread
@@ -291,7 +295,7 @@ class ThreadedLinux(Linux):
     """
 
     def __init__(self, *, quantum: int = 10_000, seed: int = 0, files=None,
-                 execfn: bytes = b"", cpus: int = 1, **kwargs) -> None:
+                 execfn: bytes = b"", cpus: int = CPUS, **kwargs) -> None:
         super().__init__(cpus=cpus, **kwargs)
         self.quantum = quantum
         self.seed = seed
@@ -571,7 +575,7 @@ class ThreadedLinux(Linux):
         sec, nsec = self._timespec(machine, addr)
         if sec < 0 or not 0 <= nsec < NS:
             raise ValueError("timespec")
-        span = sec * NS + nsec
+        span = min(sec * NS + nsec, KTIME_MAX)
         if absolute:
             # an absolute time on ``clock``: the same instant on the monotonic clock
             return span - (self.now_ns(machine, clock) - self.now_ns(machine, 1))
@@ -1521,26 +1525,6 @@ class ThreadedLinux(Linux):
     def sys_getppid(self, machine, *_):
         """getppid(2): the parent is init (1)."""
         return 1
-
-    def sys_mprotect(self, machine, addr, length, prot, *_):
-        """mprotect(2) -- the protection of anonymous mappings (readable memory becomes
-        writable or read-only; PROT_NONE memory faults)."""
-        base = getattr(super(), "sys_mprotect", None)
-        if base is not None:
-            return base(machine, addr, length, prot)
-        if addr & 0xFFF:
-            return -EINVAL
-        size = (length + 0xFFF) & ~0xFFF
-        if not size:
-            return 0
-        try:
-            if prot & 3:
-                machine.mem.protect(addr, size, writable=bool(prot & 2))
-            else:
-                machine.mem.unmap(addr, size)
-        except MachineFault:
-            return -ENOMEM
-        return 0
 
 
 def _wait_text(wait) -> str:
