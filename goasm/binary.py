@@ -213,6 +213,40 @@ class BinaryImage(Image):
         found = self.binary.elf.line(pc)
         return Pos(found[0], found[1]) if found is not None else None
 
+    def syscall_sites(self) -> tuple:
+        """Every SYSCALL instruction of the program (for ``break syscall``): the
+        functions whose bytes hold ``0F 05`` are decoded from their entry, in order."""
+        from goasm.errors import DecodeError
+
+        out = []
+        elf = self.binary.elf
+        for sym in self.symbols.values():
+            if sym.kind != SymKind.TEXT or sym.size <= 0:
+                continue
+            try:
+                data = elf.read(sym.addr, sym.size)
+            except Exception:       # a symbol outside the file's sections
+                continue
+            if b"\x0f\x05" not in data:
+                continue
+            pc, end = sym.addr, sym.addr + sym.size
+            while pc < end:
+                try:
+                    ins = self.code.get(pc)
+                except DecodeError:
+                    break
+                if ins is None:
+                    break
+                if ins.op == "SYSCALL":
+                    out.append(pc)
+                pc = ins.next_addr
+        return tuple(sorted(set(out)))
+
+    def call_sites(self):
+        """``pc in call_sites()``: is the instruction at ``pc`` a CALL (decoded on
+        demand; the debugger asks only about pcs the program executed)."""
+        return _OpSites(self.code, "CALL")
+
     def source_line_index(self) -> dict:
         """Source file (as :func:`os.path.realpath` names it) -> line -> the first pc of
         every run of instructions from that line, sorted (for ``break file.go:LINE``)."""
@@ -231,6 +265,20 @@ class BinaryImage(Image):
                     pcs.sort()
             self._line_index = idx
         return self._line_index
+
+
+class _OpSites:
+    """A set-like view: the addresses whose instruction is ``op``."""
+
+    def __init__(self, code, op: str) -> None:
+        self.code, self.op = code, op
+
+    def __contains__(self, pc) -> bool:
+        try:
+            ins = self.code.get(pc)
+        except Exception:       # undecodable bytes are no CALL
+            return False
+        return ins is not None and ins.op == self.op
 
 
 def load_image(binary: GoBinary) -> Image:

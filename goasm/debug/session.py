@@ -116,8 +116,13 @@ class Session(Stepping):
                                  lambda: self.model.layout)
         self.goroutines = Goroutines(self)
         code = self.image.code
-        self.syscall_sites = tuple(sorted(a for a, ins in code.items() if ins.op == "SYSCALL"))
-        self.call_sites = frozenset(a for a, ins in code.items() if ins.op == "CALL")
+        if hasattr(self.image, "syscall_sites"):    # an executable: code decoded on demand
+            self.syscall_sites = self.image.syscall_sites()
+            self.call_sites = self.image.call_sites()
+        else:
+            self.syscall_sites = tuple(sorted(a for a, ins in code.items()
+                                              if ins.op == "SYSCALL"))
+            self.call_sites = frozenset(a for a, ins in code.items() if ins.op == "CALL")
 
     def restart(self) -> None:
         self.start()
