@@ -189,9 +189,13 @@ def test_cli_runs_println_like_natively():
 
 def test_debugger_names_threads_and_steps_back():
     binary = gobuild.build("println", "1.27")
-    script = b"break runtime.check\ncontinue\nstep\nrev step\ngoroutines\ncontinue\n"
+    script = (b"break runtime.check\ncontinue\nstep\nrev step\ngoroutines\n"
+              b"break main.main\ncontinue\nthreads\ncontinue\n")
     proc = _cli("debug", binary, stdin=script)
     text = proc.stdout.decode()
+    assert re.search(r"\* Thread 1000 at 0x[0-9a-f]+ main\.main example/main\.go:3 "
+                     r"\[running\]", text)
+    assert re.search(r"  Thread 1001 at 0x[0-9a-f]+ \S+ \S+ \[(sleep|runnable|futex wait)", text)
     assert "[Breakpoint 1] runtime.check() runtime/runtime1.go:" in text
     assert "[thread 1000]" in text
     assert "(PC: 0x455f00) [step 63]" in text or "[step 63]" in text

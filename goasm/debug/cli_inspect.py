@@ -366,6 +366,28 @@ class InspectCommands:
                    f"{self.image.describe(t.pc) if t.pc else '-'} {where}  stack {size}")
         self.w(f"[{len(threads)} goroutines]")
 
+    def cmd_threads(self, arg: str) -> None:
+        """delve ``threads``: the machine's threads (a real executable's, see
+        :func:`goasm.binary.thread_list`)."""
+        from goasm.binary import thread_list
+
+        threads = thread_list(self.session.machine)
+        if not threads:
+            m = self.session.machine
+            self.w(f"* Thread 1 at {m.cpu.pc:#x} {self.image.describe(m.cpu.pc)}")
+            return
+        for t in threads:
+            current = t["state"] == "running"
+            if t["pc"] is None:
+                self.w(f"  Thread {t['tid']} [exited] after {t['steps']} instructions")
+                continue
+            ins = self.image.code.get(t["pc"])
+            where = pos_text(ins.pos) if ins is not None and ins.pos else "-"
+            state = t["waits_for"] or t["state"]
+            self.w(f"{'*' if current else ' '} Thread {t['tid']} at {t['pc']:#x} "
+                   f"{self.image.describe(t['pc'])} {where} [{state}] "
+                   f"{t['steps']} instructions")
+
     def cmd_stackmap(self, arg: str) -> None:
         """goasm's picture of one goroutine's stack (see ``help stackmap``)."""
         rows, which = 16, None

@@ -110,6 +110,11 @@ COMMANDS = (
     _cmd("up", (), "cmd_up", "up [<m>] [<command>]", "Move the current frame up."),
     _cmd("down", (), "cmd_down", "down [<m>] [<command>]", "Move the current frame down."),
     _cmd("goroutines", ("grs",), "cmd_goroutines", "goroutines", "List program goroutines."),
+    _cmd("threads", (), "cmd_threads", "threads",
+         "Print out info for every machine thread.",
+         "A real Go executable runs on several threads (clone): each with its id, whether\n"
+         "it runs, is runnable or waits (and for what), where it is and the instructions\n"
+         "it has run. '*' marks the thread on the CPU. .s programs have one thread."),
     _cmd("goroutine", ("gr",), "cmd_goroutine", "goroutine [<id>|g0] [<command>]",
          "Shows or changes the current goroutine.",
          "The goroutine's frames (from its g.sched when it is not running) are then used\n"
