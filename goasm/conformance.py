@@ -70,12 +70,9 @@ M128 = (1 << 128) - 1
 
 # ---------------------------------------------------------------------------- layout
 # One data window holds everything a form may touch: scratch bytes around the pointers
-# and, at its top, the stack. The same addresses are mapped in both machines.
-DATA = 0x10000000
-DATA_SIZE = 0x4000
-PTR_LO = DATA + 0x1000          # base registers point into [PTR_LO, PTR_LO + 0x800)
-STRING_LO = DATA + 0x2000       # RSI/RDI for string instructions
-STACK_TOP = DATA + 0x3800       # RSP (the stack grows down from here)
+# and, at its top, the stack. The same addresses are mapped in both machines (and in
+# the native harness, goasm.native, which shares goasm.vecstate's layout).
+from goasm.vecstate import DATA, DATA_SIZE, PTR_LO, STACK_TOP, STRING_LO  # noqa: E402
 CODE = 0x20000000               # Unicorn only: prologue, epilogue, one slot per form
 CODE_SIZE = 0x100000
 SLOT = 32
@@ -1081,145 +1078,43 @@ def _uc_error_signal(exc) -> str:
 
 # ---- the processor itself (DESIGN.md: "the real CPU is the final word")
 
-_SAVE = STATE + 0x1800          # native only: the caller's RSP, callee-saved registers
-
-
-def _native_code(form_code: bytes) -> tuple[bytes, int]:
-    """Entry, form slot and epilogue for running a form on the host CPU: save the
-    caller's registers, run the same prologue/epilogue as in Unicorn, restore, return.
-    Returns (code, offset of the slot)."""
-    saved = (4, 3, 5, 12, 13, 14, 15)
-    entry = b"".join(_mov_store(r, _SAVE + 8 * i) for i, r in enumerate(saved))
-    entry += b"\x0f\xae\x1c\x25" + (_SAVE + 0x40).to_bytes(4, "little")   # stmxcsr
-    entry += _prologue()
-    slot = len(entry)
-    code = entry + form_code
-    epi_at = len(code) + 5
-    code += b"\xe9" + struct.pack("<i", 0)                  # jmp epilogue (next)
-    epi = _epilogue()
-    epi += b"".join(_mov_load(r, _SAVE + 8 * i) for i, r in enumerate(saved))
-    epi += b"\x0f\xae\x14\x25" + (_SAVE + 0x40).to_bytes(4, "little")   # ldmxcsr
-    epi += b"\x68\x02\x02\x00\x00\x9d"                   # push $0x202; popfq (DF=AC=0)
-    epi += b"\xc3"                                           # ret
-    assert epi_at == len(code)
-    return code + epi, slot
-
-
-def _native_main() -> None:  # pragma: no cover - runs in a child process
-    """The child process of :class:`NativeEngine`: map the windows at their fixed
-    addresses, then run requests from stdin (a fault kills the process: the parent
-    reads the signal from its exit status)."""
-    import ctypes
-    import faulthandler
-    import mmap as _mmap
-    import resource
-    import signal
-
-    faulthandler.disable()
-    for sig in (signal.SIGSEGV, signal.SIGFPE, signal.SIGILL, signal.SIGBUS, signal.SIGTRAP):
-        signal.signal(sig, signal.SIG_DFL)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))        # a fault is an answer
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                          ctypes.c_int, ctypes.c_long)
-    fixed_noreplace = 0x100000
-    flags = _mmap.MAP_PRIVATE | _mmap.MAP_ANONYMOUS | fixed_noreplace
-    rw, rwx = _mmap.PROT_READ | _mmap.PROT_WRITE, 7
-    for addr, size, prot in ((DATA, DATA_SIZE, rw), (CODE, 0x10000, rwx),
-                             (STATE, STATE_SIZE, rw)):
-        if libc.mmap(addr, size, prot, flags, -1, 0) != addr:
-            sys.stdout.buffer.write(b"NO")
-            sys.stdout.buffer.flush()
-            return
-    out = sys.stdout.buffer
-    out.write(b"OK")
-    out.flush()
-    inp = sys.stdin.buffer
-    fn = ctypes.CFUNCTYPE(None)(CODE)
-    while True:
-        head = inp.read(4)
-        if len(head) < 4:
-            return
-        n, = struct.unpack("<I", head)
-        code = inp.read(n)
-        block = inp.read(0x210)
-        data = inp.read(DATA_SIZE)
-        full, slot = _native_code(code)
-        ctypes.memmove(CODE, full, len(full))
-        ctypes.memmove(STATE, block[:_IN_TARGET] + struct.pack("<Q", CODE + slot), 0x210)
-        ctypes.memmove(DATA, data, DATA_SIZE)
-        fn()
-        out.write(ctypes.string_at(STATE + _OUT_GPR, _OUT_MXCSR + 4 - _OUT_GPR))
-        out.write(ctypes.string_at(DATA, DATA_SIZE))
-        out.flush()
-
-
-_SIGNALS = {4: "SIGILL", 5: "SIGTRAP", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
-
-
 class NativeEngine:
-    """Runs forms on the host processor (linux/amd64 only), in a child process so that a
-    faulting form cannot take the runner down. ``available`` is False elsewhere."""
+    """Runs forms on the host processor through :class:`goasm.native.HostCPU` (a child
+    process, linux/amd64 only; ``available`` is False elsewhere), from a :class:`State`
+    with MXCSR at its default and the vector registers' upper bits and K0-K7 zero."""
 
     def __init__(self) -> None:
-        import platform
+        from goasm.native import HostCPU
 
-        self.proc = None
-        self.available = platform.system() == "Linux" and platform.machine() in (
-            "x86_64", "AMD64")
+        self.host = HostCPU()
         self.runs = 0
 
-    def _start(self) -> bool:
-        if self.proc is not None and self.proc.poll() is None:
-            return True
-        if not self.available:
-            return False
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from goasm.conformance import _native_main; _native_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        if self.proc.stdout.read(2) != b"OK":
-            self.available = False
-            self.close()
-            return False
-        return True
+    @property
+    def available(self) -> bool:
+        return self.host.available
 
     def run(self, form, s: State) -> Outcome | None:
         """The processor's outcome, or None when no native run is possible."""
-        if not self._start():
+        from goasm import vecstate as V
+        from goasm.native import HarnessError
+
+        if not self.host.start():
+            return None
+        vs = V.VState(list(s.regs), list(s.xmm) + [0] * (32 - len(s.xmm)), [0] * 8,
+                      s.flags, MXCSR_DEFAULT, bytearray(s.data))
+        try:
+            o = self.host.run(form.code, [vs])[0]
+        except HarnessError:
             return None
         self.runs += 1
-        block = struct.pack("<Q8x16Q", s.flags | 0x202, *s.regs)
-        block += b"\0" * (_IN_XMM - len(block))
-        block += b"".join(x.to_bytes(16, "little") for x in s.xmm)
-        block += struct.pack("<QQ", MXCSR_DEFAULT, 0)
-        proc = self.proc
-        try:
-            proc.stdin.write(struct.pack("<I", len(form.code)) + form.code + block
-                             + bytes(s.data))
-            proc.stdin.flush()
-            out = proc.stdout.read(_OUT_MXCSR + 4 - _OUT_GPR)
-            data = proc.stdout.read(DATA_SIZE)
-        except (BrokenPipeError, OSError):
-            out, data = b"", b""
-        if len(out) < _OUT_MXCSR + 4 - _OUT_GPR or len(data) < DATA_SIZE:
-            code = proc.wait()
-            self.proc = None
-            return Outcome(_SIGNALS.get(-code, f"exit {code}"))
-        regs = list(struct.unpack_from("<16Q", out, 0))
-        xmm = [int.from_bytes(out[0x100 + 16 * i:0x110 + 16 * i], "little") for i in range(16)]
-        flags, = struct.unpack_from("<Q", out, _OUT_FLAGS - _OUT_GPR)
-        mxcsr, = struct.unpack_from("<I", out, _OUT_MXCSR - _OUT_GPR)
-        return Outcome(None, regs, xmm, flags, data, mxcsr)
+        if o.fault is not None:
+            return Outcome(o.fault.signal)
+        t = o.state
+        return Outcome(None, list(t.regs), [v & M128 for v in t.vec[:16]], t.flags | 0x202,
+                       bytes(t.data), t.mxcsr)
 
     def close(self) -> None:
-        if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            self.proc.wait()
-            self.proc = None
+        self.host.close()
 
 
 class GoasmEngine:

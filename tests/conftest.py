@@ -156,11 +156,17 @@ def pytest_terminal_summary(terminalreporter):
 
     runs: dict = {}
     forms = errors = None
+    simd: dict = {"cpu_oracle_run": {}, "cpu_oracle_live": {}, "cpu_oracle_forms": None}
     for key in ("passed", "failed"):
         for rep in terminalreporter.stats.get(key, []):
             if getattr(rep, "when", "call") != "call":
                 continue
             for name, value in getattr(rep, "user_properties", ()):
+                if name in ("cpu_oracle_run", "cpu_oracle_live"):
+                    for fam, counts in json.loads(value).items():
+                        simd[name].setdefault(fam, Counter()).update(counts)
+                elif name == "cpu_oracle_forms":
+                    simd[name] = json.loads(value)
                 if name == "conformance_run":
                     for cat, counts in json.loads(value).items():
                         runs.setdefault(cat, Counter()).update(counts)
@@ -168,6 +174,7 @@ def pytest_terminal_summary(terminalreporter):
                     forms = json.loads(value)
                 elif name == "conformance_errors":
                     errors = json.loads(value)
+    _cpu_oracle_summary(terminalreporter, simd)
     if not runs and forms is None and errors is None:
         return
     tr = terminalreporter
@@ -192,3 +199,32 @@ def pytest_terminal_summary(terminalreporter):
     if errors is not None:
         tr.write_line(f"amd64error.s: goasm rejects {errors[0]} of {errors[1]} ERROR lines "
                       f"at load time")
+
+
+def _cpu_oracle_summary(tr, simd: dict) -> None:
+    """The per-family table of tests/test_conformance_cpu.py (VEX/EVEX against the
+    recorded and live CPU)."""
+    from collections import Counter
+
+    rec, live, forms = simd["cpu_oracle_run"], simd["cpu_oracle_live"], simd["cpu_oracle_forms"]
+    if not rec and not live and forms is None:
+        return
+    from goasm.cpuoracle import FAMILY_ORDER
+
+    fams = set(rec) | set(live) | set(forms or {})
+    fams = [f for f in FAMILY_ORDER if f in fams] + sorted(fams - set(FAMILY_ORDER))
+    cols = ("forms", "checked", "recorded_states", "live_states", "mismatching",
+            "unimplemented", "excluded")
+    tr.write_sep("-", "cpu oracle (VEX/EVEX vs the real CPU, recorded and live)")
+    tr.write_line(f"{'family':18}" + "".join(f"{c:>16}" for c in cols))
+    total = Counter()
+    for fam in fams:
+        f = (forms or {}).get(fam, {})
+        r, lv = rec.get(fam, Counter()), live.get(fam, Counter())
+        row = Counter(forms=f.get("forms", 0), checked=f.get("checked", 0),
+                      recorded_states=r["states"], live_states=lv["states"],
+                      mismatching=r["mismatching"] + lv["mismatching"],
+                      unimplemented=f.get("unimplemented", 0), excluded=f.get("excluded", 0))
+        total.update(row)
+        tr.write_line(f"{fam:18}" + "".join(f"{row[c]:>16}" for c in cols))
+    tr.write_line(f"{'total':18}" + "".join(f"{total[c]:>16}" for c in cols))
