@@ -87,16 +87,38 @@ def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, mod
 
 
 def cpu_model(name: str | None):
-    """The ``--cpu`` presets: ``intel`` (GenuineIntel, a Skylake-SP signature) or ``amd``
-    (AuthenticAMD, a Zen 2 signature), each advertising exactly the features goasm
-    executes, and ``v1``/``v2`` (Intel, limited to the x86-64 baseline or level v2, so
-    Go's fallback paths run). See goasm.machine.state.CPUModel.preset and PRESETS."""
-    from goasm.machine.state import PRESETS, CPUModel
+    """The ``--cpu`` presets (default ``intel``): ``intel`` and ``amd`` (current server
+    CPUs: Sapphire Rapids and Zen 4 signatures with AVX2, FMA, AVX-512, SHA, GFNI, VAES,
+    VPCLMULQDQ), ``v1`` .. ``v4`` (an Intel signature limited to that x86-64 level, as
+    GOAMD64 selects), ``host`` (this machine's features); each advertises only what
+    goasm executes. See goasm.machine.state.CPUModel.preset and PRESETS."""
+    from goasm.machine.state import DEFAULT_PRESET, PRESETS, CPUModel
 
-    key = "intel" if name is None else name
+    key = DEFAULT_PRESET if name is None else name
     if key not in PRESETS:
-        raise GoasmError(f"unknown CPU model {name!r} (choose {' or '.join(PRESETS)})")
-    return CPUModel.preset(key)
+        raise GoasmError(f"unknown CPU model {name!r} (choose {', '.join(PRESETS)})")
+    try:
+        return CPUModel.preset(key)
+    except OSError as exc:
+        raise GoasmError(f"--cpu {key}: {exc}") from exc
+
+
+def with_goamd64(defines, level: str):
+    """``defines`` plus ``GOAMD64_<level>``, as ``go build`` passes ``-D GOAMD64_<level>``
+    to the assembler, unless ``defines`` already chooses a ``GOAMD64_`` level."""
+    from collections.abc import Mapping
+
+    name = f"GOAMD64_{level}"
+    if defines is None:
+        return [name]
+    if isinstance(defines, Mapping):
+        if any(str(k).startswith("GOAMD64_") for k in defines):
+            return defines
+        return {**defines, name: None}
+    items = list(defines)
+    if any(str(d).startswith("GOAMD64_") for d in items):
+        return items
+    return items + [name]
 
 
 @attrs.define
@@ -137,9 +159,11 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
         model = goruntime.GoRuntimeModel(goroot)
     else:
         model = RuntimeModel()
+    cpu_m = cpu_model(cpu)
+    defines = with_goamd64(defines, cpu_m.goamd64)
     image = load(paths, goroot=goroot, include_dirs=include_dirs, defines=defines, model=model)
     limit = {} if memory_limit is None else {"memory_limit": memory_limit}
-    machine = Machine(image, cpu_model=cpu_model(cpu), stdout=stdout, stderr=stderr, stdin=stdin,
+    machine = Machine(image, cpu_model=cpu_m, stdout=stdout, stderr=stderr, stdin=stdin,
                       max_steps=max_steps, **limit)
     model.bind(machine)
     linux = Linux(stdout=stdout, stderr=stderr, stdin=stdin, events=model.events,

@@ -34,7 +34,7 @@ import sys
 import traceback
 
 from goasm.machine.memory import DEFAULT_LIMIT
-from goasm.machine.state import PRESETS
+from goasm.machine.state import DEFAULT_PRESET, PRESETS
 from goasm.errors import (GoasmError, LimitError, LoadError, MachineFault, UnimplementedError,
                           escape)
 
@@ -129,7 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--trace", default=None, metavar="PATH", nargs="?", const="-",
                    help="print every executed instruction to PATH, or to stderr without "
                         "PATH (a FILE.s right after --trace is the program, not PATH)")
-    r.add_argument("--cpu", choices=tuple(PRESETS), default="intel", help="CPU model for CPUID")
+    r.add_argument("--cpu", choices=tuple(PRESETS), default=DEFAULT_PRESET,
+                   help="CPU model for CPUID and XGETBV (default: %(default)s): "
+                        + "; ".join(f"{k}: {p.about}" for k, p in PRESETS.items())
+                        + " -- always limited to the instructions goasm executes; the "
+                        "v1..v4 presets also assemble with GOAMD64_v1..v4 defined")
     r.add_argument("--cpus", type=int, default=None, metavar="N",
                    help="CPUs sched_getaffinity reports (GOMAXPROCS of a Go executable; "
                         "default 2 for executables, 1 for .s programs)")

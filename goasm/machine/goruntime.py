@@ -195,6 +195,9 @@ def _parse_units(paths, rt: GoRoot, *, include_dirs=(), defines=None) -> list:
     units = [LinkUnit(parse_file(p, include_dirs=user_incs, defines=defines), "main")
              for p in paths]
     rt_defines = rt.runtime_defines()
+    for d in ([] if defines is None else list(defines)):   # the GOAMD64 level, as go build
+        if str(d).startswith("GOAMD64_"):
+            rt_defines[str(d).split("=")[0]] = None
     units += [LinkUnit(parse_file(f.path, include_dirs=f.include_dirs, defines=rt_defines),
                        f.import_path)
               for f in rt.files]

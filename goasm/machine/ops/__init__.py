@@ -37,6 +37,7 @@ FAMILIES = (
     "vfp",
     "vfp_cvt",
     "vfp512",
+    "sysreg",
 )
 """The family modules, one per line (adding one never conflicts with another)."""
 

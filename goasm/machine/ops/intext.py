@@ -1,12 +1,10 @@
-"""Integer instructions outside the base set: MOVBE and MOVNTI (no flags changed),
-RDRAND/RDSEED, and XGETBV (Intel SDM Vol. 2: MOVBE, MOVNTI, RDRAND, RDSEED, XGETBV).
-(CRC32, an SSE4.2 instruction on general registers, lives with the other SSE4.2/crypto
-instructions in ``crypto.py``.)
+"""Integer instructions outside the base set: MOVBE and MOVNTI (no flags changed) and
+RDRAND/RDSEED (Intel SDM Vol. 2: MOVBE, MOVNTI, RDRAND, RDSEED). (CRC32, an SSE4.2
+instruction on general registers, lives with the other SSE4.2/crypto instructions in
+``crypto.py``; XGETBV with the other processor-state instructions in ``sysreg.py``.)
 
 RDRAND/RDSEED always succeed (CF = 1, OF SF ZF AF PF = 0) with numbers from a generator
-seeded by the instruction's address, so runs are reproducible. XGETBV raises #UD
-(SIGILL): goasm's CPU model reports no XSAVE/OSXSAVE, and the instruction is undefined
-while CR4.OSXSAVE is clear.
+seeded by the instruction's address, so runs are reproducible.
 """
 
 from __future__ import annotations
@@ -14,8 +12,7 @@ from __future__ import annotations
 import random
 
 from goasm.machine import flags as fl
-from goasm.machine.ops.base import BadForm, handles, one, sized
-from goasm.machine.ops.misc import ILLEGAL
+from goasm.machine.ops.base import BadForm, handles, sized
 
 
 @handles(*sized("MOVBE", "WLQ"))
@@ -50,9 +47,3 @@ def rdrand(e, args, width):
     e.write(args[0], width, "r")
     e.emit(f"{e.const(fl.set_explicit)}(cpu, {fl.CF})")
     e.next()
-
-
-@handles(*one("XGETBV"))
-def xgetbv(e, args):
-    """#UD: the CPU model has no OSXSAVE (SDM Vol. 2, XGETBV: #UD if CR4.OSXSAVE = 0)."""
-    e.fault(ILLEGAL)
