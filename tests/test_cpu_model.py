@@ -143,6 +143,43 @@ def test_xgetbv():
     assert exc.value.signal == "SIGILL"
 
 
+def test_mxcsr_load_store():
+    """LDMXCSR/VLDMXCSR load MXCSR (#GP on bits 16-31), STMXCSR/VSTMXCSR store it."""
+    m = _machine("\tMOVQ $0x10000000, BX\n\tLDMXCSR (BX)\n\tVSTMXCSR 8(BX)\n"
+                 "\tVLDMXCSR 4(BX)\n\tSTMXCSR 12(BX)")
+    m.mem.write(0x10000000, (0x7F80 | 0x40 | 0x3).to_bytes(4, "little")
+                + (0x1F80).to_bytes(4, "little"))
+    for _ in range(3):
+        m.step()
+    assert m.cpu.mxcsr == 0x7FC3
+    assert m.mem.read(0x10000008, 4) == (0x7FC3).to_bytes(4, "little")
+    m.step()
+    m.step()
+    assert m.cpu.mxcsr == 0x1F80 and m.mem.read(0x1000000C, 4) == b"\x80\x1f\0\0"
+    m = _machine("\tMOVQ $0x10000000, BX\n\tLDMXCSR (BX)")
+    m.mem.write(0x10000000, (0x1F80 | 1 << 16).to_bytes(4, "little"))
+    m.step()
+    with pytest.raises(MachineFault) as exc:
+        m.step()
+    assert (exc.value.signal, exc.value.code) == ("SIGSEGV", "SI_KERNEL")
+    assert m.cpu.mxcsr == 0x1F80
+
+
+def test_vzeroupper_vzeroall():
+    """VZEROUPPER clears bits 128+ of V0-V15, VZEROALL all of V0-V15; V16-V31 keep
+    their value (64-bit mode)."""
+    m = _machine("\tVZEROUPPER\n\tVZEROALL")
+    full = (1 << 512) - 1
+    for i in range(32):
+        m.cpu.set_vec(i, full - i)
+    m.step()
+    for i in range(32):
+        assert m.cpu.get_vec(i) == ((full - i) & ((1 << 128) - 1) if i < 16 else full - i)
+    m.step()
+    for i in range(32):
+        assert m.cpu.get_vec(i) == (0 if i < 16 else full - i)
+
+
 def test_goamd64_macro_follows_the_preset(tmp_path):
     """``--cpu v3`` assembles with GOAMD64_v3 defined, as go build -D GOAMD64_v3 would;
     an explicit -D GOAMD64_* wins."""

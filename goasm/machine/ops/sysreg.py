@@ -9,8 +9,11 @@ VZEROALL). Intel SDM Vol. 2, the instruction pages of the same names; Vol. 1, 10
   (:class:`goasm.machine.state.CPUModel`) the instruction is #UD. XCR0 is the model's
   (:attr:`~goasm.machine.state.CPUModel.xcr0`: 0x3, 0x7 with AVX, 0xE7 with AVX-512),
   read when the instruction runs, so a model swapped in later is honoured.
-(MXCSR loads/stores and VZEROUPPER/VZEROALL join this module with the 512-bit
-register file.)
+- LDMXCSR/VLDMXCSR m32 load MXCSR; a value with a bit set outside MXCSR_MASK = 0xFFFF
+  (bits 16-31 reserved) is #GP(0). STMXCSR/VSTMXCSR m32 store it. Linux delivers #GP as
+  SIGSEGV with si_code SI_KERNEL and address 0, #UD as SIGILL (ILL_ILLOPN).
+- VZEROUPPER zeroes bits 128 and up of V0-V15, VZEROALL all bits of V0-V15; V16-V31 are
+  not touched (in 64-bit mode both act on registers 0-15 only).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from goasm.machine.ops.base import BadForm, fault_factory, handles, one
 from goasm.machine.ops.misc import ILLEGAL
 
 GP_FAULT = fault_factory("general protection fault", "SIGSEGV", code="SI_KERNEL", addr=0)
+MXCSR_MASK = 0xFFFF
+"""Writable MXCSR bits (SDM Vol. 1, 11.6.6: MXCSR_MASK 0xFFFF on processors with DAZ)."""
 
 
 def _xgetbv(m, regs):
@@ -38,4 +43,47 @@ def xgetbv(e, args):
     if args:
         raise BadForm("XGETBV takes no operands")
     e.emit(e.call(_xgetbv, "m", "regs"))
+    e.next()
+
+
+@handles(*one("LDMXCSR"), *one("VLDMXCSR"))
+def ldmxcsr(e, args):
+    """MXCSR = m32 (#GP on reserved bits, after the memory read)."""
+    if len(args) != 1 or args[0].kind != "mem":
+        raise BadForm("LDMXCSR loads a 32-bit memory operand")
+    e.emit(f"v = {e.read(args[0], 4)}")
+    with e.block(f"if v & {~MXCSR_MASK & 0xFFFFFFFF}:"):
+        e.fault(GP_FAULT)
+    e.emit("cpu.mxcsr = v")
+    e.next()
+
+
+@handles(*one("STMXCSR"), *one("VSTMXCSR"))
+def stmxcsr(e, args):
+    """m32 = MXCSR."""
+    if len(args) != 1 or args[0].kind != "mem":
+        raise BadForm("STMXCSR stores to a 32-bit memory operand")
+    e.write(args[0], 4, "cpu.mxcsr")
+    e.next()
+
+
+_ZEROS16 = (0,) * 16
+
+
+@handles(*one("VZEROUPPER"))
+def vzeroupper(e, args):
+    """Bits 128 and up of V0-V15 = 0."""
+    if args:
+        raise BadForm("VZEROUPPER takes no operands")
+    e.emit(f"vhi[0:16] = {e.const(_ZEROS16)}")
+    e.next()
+
+
+@handles(*one("VZEROALL"))
+def vzeroall(e, args):
+    """V0-V15 = 0."""
+    if args:
+        raise BadForm("VZEROALL takes no operands")
+    z = e.const(_ZEROS16)
+    e.emit(f"xmm[0:16] = {z}", f"vhi[0:16] = {z}")
     e.next()
