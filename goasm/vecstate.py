@@ -47,12 +47,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from dataclasses import dataclass, field
 
 from goasm import ir
 from goasm.arch.amd64 import GPR8, GPR8_HIGH, GPR64
 
-GENERATOR = 1
+GENERATOR = 2
 """Version of :func:`generate`; recordings name the version they were made with."""
 
 M64 = (1 << 64) - 1
@@ -331,20 +332,31 @@ class Stream:
         self._buf = hashlib.shake_256(key).digest(size)
         self._pos = 0
 
+    def _grow(self, end: int) -> None:
+        self._buf = hashlib.shake_256(self._key).digest(max(2 * len(self._buf), end))
+
     def take(self, n: int) -> bytes:
-        end = self._pos + n
+        pos = self._pos
+        end = pos + n
         if end > len(self._buf):
-            self._buf = hashlib.shake_256(self._key).digest(max(2 * len(self._buf), end))
-        out = self._buf[self._pos:end]
+            self._grow(end)
         self._pos = end
-        return out
+        return self._buf[pos:end]
 
     def u32(self) -> int:
-        return int.from_bytes(self.take(4), "little")
+        pos = self._pos
+        if pos + 4 > len(self._buf):
+            self._grow(pos + 4)
+        self._pos = pos + 4
+        return _U32_FROM(self._buf, pos)[0]
 
     def below(self, n: int) -> int:
         """0 <= x < n (n well below 2**32; the modulo bias is irrelevant here)."""
-        return self.u32() % n
+        pos = self._pos
+        if pos + 4 > len(self._buf):
+            self._grow(pos + 4)
+        self._pos = pos + 4
+        return _U32_FROM(self._buf, pos)[0] % n
 
     def pct(self, p: int) -> bool:
         """True with probability ``p`` percent."""
@@ -355,6 +367,9 @@ class Stream:
 
     def choice(self, seq):
         return seq[self.below(len(seq))]
+
+
+_U32_FROM = struct.Struct("<I").unpack_from
 
 
 # ---------------------------------------------------------------------------- values
@@ -536,7 +551,7 @@ def _kinds(op: str) -> tuple:
 def element_size(op: str) -> int:
     """The element size that masks (EVEX writemask, VMASKMOV) apply to, by suffix."""
     m = re.search(r"(8|16|32|64)$", op)
-    if op.startswith("VMOVDQU") and m:
+    if op.startswith(("VMOVDQU", "VMOVDQA")) and m:
         return int(m.group(1)) // 8
     m = re.search(r"(32|64)X(2|4|8)$", op)
     if m:

@@ -156,7 +156,8 @@ def pytest_terminal_summary(terminalreporter):
 
     runs: dict = {}
     forms = errors = None
-    simd: dict = {"cpu_oracle_run": {}, "cpu_oracle_live": {}, "cpu_oracle_forms": None}
+    simd: dict = {"cpu_oracle_run": {}, "cpu_oracle_live": {}, "cpu_oracle_forms": None,
+                  "cpu_oracle_known": []}
     for key in ("passed", "failed"):
         for rep in terminalreporter.stats.get(key, []):
             if getattr(rep, "when", "call") != "call":
@@ -167,6 +168,8 @@ def pytest_terminal_summary(terminalreporter):
                         simd[name].setdefault(fam, Counter()).update(counts)
                 elif name == "cpu_oracle_forms":
                     simd[name] = json.loads(value)
+                elif name == "cpu_oracle_known":
+                    simd[name] += json.loads(value)
                 if name == "conformance_run":
                     for cat, counts in json.loads(value).items():
                         runs.setdefault(cat, Counter()).update(counts)
@@ -228,3 +231,7 @@ def _cpu_oracle_summary(tr, simd: dict) -> None:
         total.update(row)
         tr.write_line(f"{fam:18}" + "".join(f"{row[c]:>16}" for c in cols))
     tr.write_line(f"{'total':18}" + "".join(f"{total[c]:>16}" for c in cols))
+    known = simd["cpu_oracle_known"]
+    if known:
+        tr.write_line(f"known mismatches (tests/data/cpu_oracle/known_mismatches.txt): "
+                      f"{len(known)} forms, e.g. {', '.join(sorted(known)[:3])}")

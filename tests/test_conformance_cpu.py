@@ -78,7 +78,10 @@ def test_recorded_answers(shard, simd_suite, recordings, host, record_property):
                if r.skipped and r.skipped != "the recording CPU does not execute it"]
     assert not missing, "forms without usable recorded answers:\n" + "\n".join(missing[:30])
     assert all(r.states >= O.STATES for r in results if not r.skipped)
-    bad = [r for r in results if r.mismatches]
+    known = O.known_mismatches()
+    record_property("cpu_oracle_known", json.dumps(
+        [r.form.name for r in results if r.mismatches and r.form.op in known]))
+    bad = [r for r in results if r.mismatches and r.form.op not in known]
     assert not bad, "\n" + O.format_results(bad)
 
 
@@ -98,8 +101,19 @@ def test_live_sample(shard, simd_suite, recordings, host, record_property):
     results = O.check_live(simd_suite, forms, host, states=LIVE_STATES,
                            recorded_vendor=vendor)
     _record(record_property, results, "cpu_oracle_live")
-    bad = [r for r in results if r.mismatches]
+    known = O.known_mismatches()
+    bad = [r for r in results if r.mismatches and r.form.op not in known]
     assert not bad, "\n" + O.format_results(bad)
+
+
+def test_known_mismatches_still_mismatch(simd_suite, recordings):
+    """Every mnemonic in tests/data/cpu_oracle/known_mismatches.txt still disagrees with
+    the recorded CPU somewhere (else delete its line: the list only shrinks)."""
+    known = O.known_mismatches()
+    forms = [f for f in simd_suite.select(status="checked") if f.op in known]
+    results = O.check_recorded(simd_suite, forms, recordings, max_details=0)
+    still = {r.form.op for r in results if r.mismatches}
+    assert set(known) <= still, f"agree with the CPU now, remove: {sorted(set(known) - still)}"
 
 
 def test_recordings_cover_the_suite(simd_suite, recordings, record_property):
@@ -269,3 +283,50 @@ def test_advertised_simd_features_are_complete(simd_suite):
                    or (f.vl and "avx512vl" in feats))]
     assert not missing, f"{len(missing)} forms of advertised features are unimplemented:\n" \
         + "\n".join(missing[:40])
+
+
+# --------------------------------------------------------------------------- masking
+
+EDGE_OPS = ("VPCOMPRESSD", "VPCOMPRESSQ", "VCOMPRESSPS", "VPEXPANDD", "VMOVDQU32",
+            "VMOVDQU8", "VMOVUPD", "VMASKMOVPS", "VPMASKMOVQ", "VPGATHERDD", "VGATHERQPD",
+            "VPSCATTERDD")
+
+
+def test_masked_off_elements_on_unmapped_pages(simd_suite, recordings, record_property):
+    """Masked loads and stores, VPCOMPRESS/VPEXPAND and gathers/scatters whose masked-off
+    elements point at an unmapped page do not fault, and a faulting element is reported
+    with its own address -- on the recorded CPU (the states cover both cases for every
+    one of these mnemonics) and, for the forms goasm implements, in goasm, state by
+    state (fault and whole outcome)."""
+    engine = O.GoasmEngine(simd_suite)
+    quiet, loud, checked, problems = {}, {}, set(), []
+    for f in simd_suite.classified():
+        if f.op not in EDGE_OPS or f.status == "excluded" or \
+                (f.plan.mem is None and f.plan.vsib is None):
+            continue
+        if f.plan.writemask is None and f.plan.vmask is None:
+            continue
+        r = recordings[f.source].get(f)
+        for i, s in enumerate(f.states()):
+            if not O.outside_window(f, s):
+                continue
+            fault = r.faults[i]
+            if not fault:
+                quiet[f.op] = quiet.get(f.op, 0) + 1
+            elif fault.startswith("SIGSEGV (SEGV_MAPERR) addr="):
+                addr = int(fault.rsplit("=", 1)[1], 16)
+                if not V.DATA <= addr < V.DATA_END:
+                    loud[f.op] = loud.get(f.op, 0) + 1
+            if f.status == "checked":
+                checked.add(f.op)
+                d = V.delta(s, engine.run(f, s))
+                got = O._fault_text(V.parse_delta(d).get("fault"))
+                if got != fault or V.digest(d)[:2] != r.states[2 * i:2 * i + 2]:
+                    problems.append(f"{f.name} state {i}: CPU {fault or 'no fault'}, "
+                                    f"goasm {got or 'no fault'}")
+    record_property("cpu_oracle_edges", json.dumps({"quiet": quiet, "loud": loud,
+                                                    "goasm": sorted(checked)}))
+    assert set(quiet) == set(EDGE_OPS), sorted(set(EDGE_OPS) - set(quiet))
+    assert set(loud) == set(EDGE_OPS) - {"VPEXPANDD"} or set(loud) == set(EDGE_OPS), \
+        sorted(set(EDGE_OPS) - set(loud))
+    assert not problems, "\n".join(problems[:30])
