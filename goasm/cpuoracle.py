@@ -239,15 +239,23 @@ class SimdSuite:
                 f.family = evex_family.get(f.op, "AVX512F")
         self._classified = False
 
-    def machine(self, unit: int):
-        """The goasm machine for image ``unit`` (the data window mapped)."""
-        m = self._machines.get(unit)
+    def machine(self, unit: int, vendor: str | None = None):
+        """The goasm machine for image ``unit`` (the data window mapped), with the CPU
+        model of ``vendor`` (``GenuineIntel``/``AuthenticAMD``: the ``intel``/``amd``
+        presets; None: the default model). Where vendors' processors differ (alignment
+        checks under an empty mask, gather masks after a fault, ...) goasm follows its CPU
+        model's vendor, so a recording is replayed with the vendor that made it."""
+        key = (unit, vendor)
+        m = self._machines.get(key)
         if m is None:
             from goasm.machine.machine import Machine
+            from goasm.machine.state import CPUModel
 
-            m = Machine(self.images[unit])
+            preset = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(vendor or "")
+            model = CPUModel.preset(preset) if preset else None
+            m = Machine(self.images[unit], cpu_model=model)
             m.mem.map(V.DATA, V.DATA_SIZE, name="conformance")
-            self._machines[unit] = m
+            self._machines[key] = m
         return m
 
     def classified(self) -> list:
@@ -298,15 +306,17 @@ class SimdSuite:
 # ---------------------------------------------------------------------------- goasm
 
 class GoasmEngine:
-    """Runs forms in goasm from :class:`goasm.vecstate.VState` states."""
+    """Runs forms in goasm from :class:`goasm.vecstate.VState` states, on machines whose
+    CPU model has the processor vendor ``vendor`` (see :meth:`SimdSuite.machine`)."""
 
-    def __init__(self, suite: SimdSuite) -> None:
+    def __init__(self, suite: SimdSuite, vendor: str | None = None) -> None:
         self.suite = suite
+        self.vendor = vendor
 
     def run(self, form: SimdForm, s: V.VState) -> V.VOutcome:
         from goasm.errors import MachineFault
 
-        m = self.suite.machine(form.unit)
+        m = self.suite.machine(form.unit, self.vendor)
         cpu = m.cpu
         cpu.regs[:] = s.regs
         wide = hasattr(cpu, "vhi")
@@ -526,17 +536,23 @@ def lane_size(form: SimdForm) -> int:
     return {"f32": 4, "f64": 8, "f16": 2, "i1": 1, "i2": 2, "i4": 4, "i8": 8}[k]
 
 
-def check_recorded(suite: SimdSuite, forms: list, recordings: dict, engine=None,
-                   host=None, n: int = STATES, max_details: int = 3) -> list:
-    """Replay the recorded answers for ``forms`` (checked ones) against goasm. A form
-    that mismatches is re-run on ``host`` (if given and able) to show the lanes."""
-    engine = engine or GoasmEngine(suite)
+def check_recorded(suite: SimdSuite, forms: list, recordings: dict, host=None,
+                   n: int = STATES, max_details: int = 3) -> list:
+    """Replay the recorded answers for ``forms`` (checked ones) against goasm, whose
+    CPU model has the recording processor's vendor. A form that mismatches is re-run on
+    ``host`` (if given, able and of that vendor) to show the lanes of every state."""
+    engines: dict = {}
     out = []
     for form in forms:
         res = Result(form)
         out.append(res)
         rec = recordings.get(form.source)
         r = rec.get(form) if rec is not None else None
+        if rec is not None:
+            vendor = rec.header["cpu"]["vendor"]
+            engine = engines.get(vendor)
+            if engine is None:
+                engine = engines[vendor] = GoasmEngine(suite, vendor)
         if r is None:
             res.skipped = "not recorded"
             continue
@@ -572,7 +588,7 @@ def check_recorded(suite: SimdSuite, forms: list, recordings: dict, engine=None,
             if i == 0:
                 want = r.delta0
             elif host is not None and host.available and host.start() and \
-                    host.view.name == "avx512":
+                    host.view.name == "avx512" and host.info.vendor == vendor:
                 want = V.delta(s, host.run(form.code, [s])[0], host.view)
             if want is not None:
                 diff = V.compare_deltas(want, deltas[i], s, lane=lane)
@@ -610,10 +626,10 @@ def _goasm_accepts(form) -> bool:
 
 def check_live(suite: SimdSuite, forms: list, host, *, states=None, engine=None,
                recorded_vendor: str | None = None, max_details: int = 3) -> list:
-    """Run ``forms`` (checked ones) on the host and in goasm and compare whole outcomes
-    in the host's view. ``states``: which state indices (default all :data:`STATES`).
-    Forms the host cannot execute are skipped."""
-    engine = engine or GoasmEngine(suite)
+    """Run ``forms`` (checked ones) on the host and in goasm (with the host's vendor)
+    and compare whole outcomes in the host's view. ``states``: which state indices
+    (default all :data:`STATES`). Forms the host cannot execute are skipped."""
+    engine = engine or GoasmEngine(suite, host.info.vendor if host.start() else None)
     idx = list(range(STATES)) if states is None else list(states)
     out = []
     view = host.view

@@ -298,7 +298,8 @@ def test_masked_off_elements_on_unmapped_pages(simd_suite, recordings, record_pr
     with its own address -- on the recorded CPU (the states cover both cases for every
     one of these mnemonics) and, for the forms goasm implements, in goasm, state by
     state (fault and whole outcome)."""
-    engine = O.GoasmEngine(simd_suite)
+    vendor = next(iter(recordings.values())).header["cpu"]["vendor"]
+    engine = O.GoasmEngine(simd_suite, vendor)
     quiet, loud, checked, problems = {}, {}, set(), []
     for f in simd_suite.classified():
         if f.op not in EDGE_OPS or f.status == "excluded" or \
