@@ -10,7 +10,8 @@
   the goroutine stack is already used (so stack growth happens at every depth);
 - :func:`process_starts` — argv, environment, AT_RANDOM and extra auxv entries for a
   process start (``goasm.Machine(image, argv=..., env=..., random=..., auxv=...)``);
-- :func:`cpu_models` — the CPU presets (``goasm.api.cpu_model``: ``intel``, ``amd``).
+- :func:`cpu_models` — the CPU presets (``goasm.api.cpu_model``: ``intel``, ``amd``,
+  ``v1`` .. ``v4``, ``host``).
 
 Integer strategies favour the edges (0, ±1, the minimum and maximum of the type), which
 is where carries, sign extension and width mistakes show up.
@@ -145,12 +146,14 @@ def process_starts(*, max_args: int = 16) -> st.SearchStrategy:
 
 
 def cpu_models() -> st.SearchStrategy:
-    """The CPU presets goasm runs (``goasm.api.cpu_model``)."""
+    """The CPU presets goasm runs (``goasm.api.cpu_model``: intel, amd, v1 .. v4, host)."""
     from goasm.api import cpu_model
 
-    return st.sampled_from(["intel", "amd"]).map(cpu_model)
+    return cpu_names().map(cpu_model)
 
 
 def cpu_names() -> st.SearchStrategy:
-    """The names of the CPU presets (``--cpu``)."""
-    return st.sampled_from(["intel", "amd"])
+    """The names of the CPU presets (``--cpu``; ``goasm.machine.state.PRESETS``)."""
+    from goasm.machine.state import PRESETS
+
+    return st.sampled_from(sorted(PRESETS))
