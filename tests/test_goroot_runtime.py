@@ -330,12 +330,12 @@ def test_unmodelled_go_function_stops_with_name_and_caller(tmp_path, goroot_127)
 def test_cpuinit_fills_internal_cpu_from_cpuid(prepared, goroot_127):
     rt = prepared("1.27")
     raw = rt.layout.raw
-    # the default CPU model: no ERMS, no AVX, RDTSCP (goasm executes it); a model with
+    # the default CPU model: no ERMS, AVX and RDTSCP (goasm executes them); a model with
     # ERMS+FSRM (leaf 7) and RDTSCP
-    for leaves, want in (({}, {"ERMS": 0, "AVX": 0, "RDTSCP": 1}),
+    for leaves, want in (({}, {"ERMS": 0, "AVX": 1, "RDTSCP": 1}),
                          ({(7, 0): (0, 1 << 9, 0, 1 << 4),
                            (0x80000001, 0): (0, 0, 1, (1 << 11) | (1 << 29) | (1 << 27))},
-                          {"ERMS": 1, "AVX": 0, "RDTSCP": 1})):
+                          {"ERMS": 1, "AVX": 1, "RDTSCP": 1})):
         proc, _out, _err = _start(rt, "hello")
         base = CPUModel()
         proc.machine.cpu_model = CPUModel(leaves={**base.leaves, **leaves})
@@ -345,4 +345,6 @@ def test_cpuinit_fills_internal_cpu_from_cpuid(prepared, goroot_127):
                for f in want}
         assert got == want
         bits = proc.machine.mem.read_u8(proc.machine.image.symbols["runtime.memmoveBits"].addr)
-        assert bits == (2 if want["ERMS"] else 0)     # Intel with ERMS and FSRM: REP MOVSB
+        # cpuflags_amd64.go: avxSupported (1) with AVX, repmovsPreferred (2) on Intel
+        # with ERMS and FSRM
+        assert bits == (1 if want["AVX"] else 0) | (2 if want["ERMS"] else 0)
