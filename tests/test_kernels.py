@@ -9,7 +9,7 @@ functions such as ``countGeneric`` stay undefined: reaching one would fault).
 
 ``internal/cpu.X86`` and ``runtime.memmoveBits`` are data symbols the test fills the way
 Go's ``internal/cpu`` and ``runtime/cpuflags_amd64.go`` would from goasm's CPUID
-(:class:`goasm.machine.state.CPUModel`): POPCNT and the SSE levels on, AVX off; ERMS/FSRM
+(:class:`goasm.machine.state.CPUModel`, without AVX): POPCNT and the SSE levels on; ERMS/FSRM
 (REP MOVSB/STOSB preferred) is switched on for some examples so those paths run too.
 
 Calls follow Go's conventions (a local helper, independent of ``Machine.call``): ABI0
@@ -34,7 +34,7 @@ from goasm import goroot as gr
 from goasm.image import TEXT_BASE
 from goasm.link import LinkUnit, link
 from goasm.machine.machine import Machine
-from goasm.machine.state import CPUModel
+from goasm.machine.state import CPUModel, implemented_features
 from goasm.parse import parse_file
 
 SENTINEL = TEXT_BASE - 0x10
@@ -86,7 +86,9 @@ class Kernels:
                         self.offsets[m.group(1)] = int(m.group(2))
         self.image = link(units, strict=False, data_symbols=(("internal/cpu.X86", 256),
                                                              ("runtime.memmoveBits", 8)))
-        self.model = CPUModel()
+        # A model without AVX (no OSXSAVE): this module runs the SSE paths; the AVX2 paths
+        # of the same kernels run in the package tests with the default model.
+        self.model = CPUModel.preset(features=implemented_features() - {"avx", "osxsave"})
         m = self.m = Machine(self.image, cpu_model=self.model)
         m.mem.map(STACK, STACK_SIZE, name="stack")
         m.mem.map(BUF, BUF_SIZE, name="buffers")
