@@ -38,5 +38,8 @@ def runtime_dir() -> Path:
 
 
 def runtime_include_dir() -> Path:
-    """The folder searched last by ``#include`` (textflag.h, funcdata.h, go_tls.h, go_asm.h)."""
-    return runtime_dir()
+    """The folder searched last by ``#include``: goasm's ``textflag.h``, ``funcdata.h``,
+    ``go_tls.h`` and ``asm_amd64.h`` (``runtime_s/include``, Go's ``$GOROOT/pkg/include``
+    role). The runtime's ``go_asm.h`` is not there: only the runtime's own files see it
+    (a package's ``go_asm.h`` is generated for that package, never borrowed)."""
+    return runtime_dir() / "include"

@@ -453,7 +453,7 @@ def _defines(path: Path) -> dict:
 def test_textflag_h_matches_arch_table():
     from goasm.arch.amd64 import TEXTFLAG
 
-    ours = _defines(RT / "textflag.h")
+    ours = _defines(RT / "include" / "textflag.h")
     assert {k: int(v) for k, v in ours.items()} == dict(TEXTFLAG)
 
 
@@ -461,7 +461,29 @@ def test_headers_match_go(goroot):
     """Our textflag.h and funcdata.h define the same numbers as Go's runtime headers."""
     for name in ("textflag.h", "funcdata.h"):
         real = _defines(goroot / "src" / "runtime" / name)
-        ours = _defines(RT / name)
+        ours = _defines(RT / "include" / name)
         for key, value in ours.items():
             assert key in real, (name, key)
             assert real[key] == value, (name, key, value, real[key])
+
+
+def test_asm_amd64_h_matches_go(goroot):
+    """Our asm_amd64.h defines, for each GOAMD64 level, the same hasX names as Go's
+    pkg/include/asm_amd64.h (read from the toolchain, never copied)."""
+    import re
+
+    from goasm.preprocess import preprocess
+
+    def defined(path, level):
+        text = path.read_text()
+        out = set()
+        for name in set(re.findall(r"^#define\s+(has\w+)", text, re.M)):
+            probe = preprocess(text + f"\n#ifdef {name}\nYES\n#endif\n", str(path),
+                               defines={f"GOAMD64_{level}": None})
+            if any(line.text == "YES" for line in probe):
+                out.add(name)
+        return out
+
+    for level in ("v1", "v2", "v3", "v4"):
+        assert defined(RT / "include" / "asm_amd64.h", level) == \
+            defined(goroot / "pkg" / "include" / "asm_amd64.h", level), level
