@@ -412,16 +412,45 @@ def _internal_layout(sig: Signature) -> InternalLayout:
 
 _TYPE_KEYWORDS = frozenset({"func", "chan", "map", "struct", "interface"})
 
+
+class _Env:
+    """Where the names in one file's declarations resolve (The Go Programming Language
+    Specification, "Declarations and scope"): the package block (``pkg``: every file's
+    types and constants), the file block (``imports``: alias -> import path), then the
+    universe (:data:`BASIC`)."""
+
+    def __init__(self, pkg: "GoPackage", imports: dict | None = None) -> None:
+        self.pkg = pkg
+        self.imports = dict(imports or {})
+
+    def imported(self, alias: str, tok=None, where: str = "") -> "GoPackage":
+        """The package a qualified identifier ``alias.X`` names (loaded, or found by the
+        package's resolver); a :class:`SignatureError` naming it otherwise."""
+        path = self.imports.get(alias)
+        if path is None:
+            for p in self.imports.values():     # an import whose package name differs
+                other = self.pkg.resolve(p)
+                if other is not None and other.name == alias:
+                    return other
+            line = f":{tok.line}" if tok is not None else ""
+            raise SignatureError(f"{where}{line}: {alias} is not an imported package")
+        other = self.pkg.resolve(path)
+        if other is None:
+            line = f":{tok.line}" if tok is not None else ""
+            raise SignatureError(f"{where}{line}: package {path} (imported as {alias}) is "
+                                 f"not loaded: load it too (goasm.load_package(..., "
+                                 f"{path!r}))")
+        return other
+
+
 class _Parser:
     """Recursive descent over Go tokens for types and parameter lists."""
 
-    def __init__(self, tokens, where: str, types=None, consts=None) -> None:
+    def __init__(self, tokens, where: str, env: _Env | None = None) -> None:
         self.toks = tokens
         self.i = 0
         self.where = where
-        self.types = types if types is not None else {}
-        self.consts = consts if consts is not None else {}
-        self.resolving: set = set()
+        self.env = env if env is not None else _Env(GoPackage(()))
 
     def peek(self, k: int = 0):
         j = self.i + k
@@ -502,26 +531,21 @@ class _Parser:
         return self.named(name, t)
 
     def named(self, name: str, tok=None) -> GoType:
-        if name in self.types:
-            value = self.types[name]
-            if isinstance(value, GoType):
-                return value
-            if name in self.resolving:
-                raise self.error(f"invalid recursive type {name}", tok)
-            self.resolving.add(name)
+        """A type name: declared in the package, qualified (``cpu.CacheLinePad``: the
+        imported package's declaration) or predeclared."""
+        if "." in name and name != "unsafe.Pointer":
+            alias, sel = name.split(".", 1)
             try:
-                sub = _Parser(value, self.where, self.types, self.consts)
-                sub.resolving = self.resolving
-                resolved = sub.type_()
-            finally:
-                self.resolving.discard(name)
-            if resolved.kind in ("int", "float", "complex", "bool", "string", "struct"):
-                resolved = attrs.evolve(resolved, name=name)
-            self.types[name] = resolved
-            return resolved
+                other = self.env.imported(alias, tok, self.where)
+                return other.type(sel, where=f"{self.where}:{tok.line if tok else 0}")
+            except SignatureError as exc:
+                raise SignatureError(f"type {name}: {exc.message}") from None
+        pkg = self.env.pkg
+        if pkg.has_type(name):
+            return pkg.type(name, where=f"{self.where}:{tok.line if tok else 0}")
         if name in BASIC:
             return BASIC[name]
-        raise self.error(f"unknown type {name} (declare it in a .go file next to the .s)", tok)
+        raise self.error(f"unknown type {name} (declare it in a .go file of the package)", tok)
 
     def struct_body(self) -> GoType:
         self.expect("{")
@@ -531,11 +555,15 @@ class _Parser:
                 self.take()
                 continue
             names = [self.take().text]
-            embedded = self.at(";") or self.at("}") or self.at(".")
+            embedded = self.at(";") or self.at("}") or self.at(".") or (
+                self.peek() is not None and (self.peek().bol or self.peek().kind == "string"))
+            if names[0] == "*":       # an embedded pointer: *T
+                names = ["*" + self.peek().text]
+                embedded = True
             if embedded:   # an embedded field: its name is the type's
                 self.i -= 1
                 ft = self.type_()
-                fields.append((names[0].lstrip("*"), ft))
+                fields.append((names[0].lstrip("*").rsplit(".", 1)[-1], ft))
             else:
                 while self.at(","):
                     self.take()
@@ -562,48 +590,31 @@ class _Parser:
                 depth -= 1
 
     def const_expr(self) -> int:
-        """An array length: integer literals, constants, + - * / << >> and parentheses."""
-        return self._binary(0)
+        """An array length: a constant expression of the package
+        (:mod:`goasm.goexpr`), which must be a non-negative integer."""
+        from goasm import goexpr
 
-    _PREC = {"+": 1, "-": 1, "|": 1, "^": 1, "*": 2, "/": 2, "%": 2, "<<": 2, ">>": 2, "&": 2}
-
-    def _binary(self, level: int) -> int:
-        left = self._unary()
-        while True:
+        start = self.i
+        depth = 0
+        while self.peek() is not None:          # up to the closing ]
             t = self.peek()
-            if t is None or t.kind != "op" or self._PREC.get(t.text, 0) <= level:
-                return left
-            op = self.take().text
-            right = self._binary(self._PREC[op])
-            left = {"+": left + right, "-": left - right, "|": left | right,
-                    "^": left ^ right, "*": left * right,
-                    "/": int(left / right) if right else 0, "%": left % right if right else 0,
-                    "<<": left << right, ">>": left >> right, "&": left & right}[op]
-
-    def _unary(self) -> int:
-        t = self.take()
-        if t.text == "(":
-            v = self._binary(0)
-            self.expect(")")
-            return v
-        if t.text == "-":
-            return -self._unary()
-        if t.text == "+":
-            return self._unary()
-        if t.kind == "number":
-            try:
-                return int(t.text.replace("_", ""), 0)
-            except ValueError:
-                if re.fullmatch(r"0[0-7_]+", t.text):
-                    return int(t.text.replace("_", ""), 8)
-                raise self.error(f"not an integer constant: {t.text}", t) from None
-        if t.kind == "ident" and t.text in self.consts:
-            value = self.consts[t.text]
-            if not isinstance(value, int):
-                sub = _Parser(value, self.where, self.types, self.consts)
-                value = self.consts[t.text] = sub.const_expr()
-            return value
-        raise self.error(f"array length {t.text!r} is not a constant goasm can evaluate", t)
+            if t.text in ("(", "[", "{"):
+                depth += 1
+            elif t.text in (")", "]", "}"):
+                if depth == 0:
+                    break
+                depth -= 1
+            self.i += 1
+        toks = self.toks[start:self.i]
+        if not toks:
+            raise self.error("missing array length")
+        try:
+            value = goexpr.Evaluator(self.env, self.where).constant(toks)
+        except goexpr.ExprError as exc:
+            raise self.error(f"array length: {exc}", toks[0]) from None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.error(f"array length {value!r} is not a non-negative integer", toks[0])
+        return value
 
     # ---- parameters
 
@@ -662,7 +673,7 @@ class _Parser:
 
     def param_type(self, toks) -> tuple[GoType, bool]:
         variadic = toks[0].text == "..."
-        sub = _Parser(toks[1:] if variadic else toks, self.where, self.types, self.consts)
+        sub = _Parser(toks[1:] if variadic else toks, self.where, self.env)
         t = sub.type_()
         if sub.peek() is not None:
             raise self.error(f"unexpected {sub.peek().text!r} in a parameter", sub.peek())
@@ -685,15 +696,59 @@ class _Parser:
 # =========================================================================== files
 
 @attrs.frozen
+class ConstSpec:
+    """One constant of a ``const`` declaration: its expression tokens (repeated from
+    the previous spec of the group when omitted), its ``iota`` (the spec's index in the
+    group), the index of its name in the spec (``a, b = 1, 2``), its type tokens (or
+    None), the source ``line`` and the declaring file's ``path``."""
+
+    name: str
+    expr: tuple
+    iota: int
+    index: int
+    typ: tuple | None
+    line: int
+    path: str
+
+
+@attrs.frozen
+class VarSpec:
+    """One package-level variable: type tokens (or None), initializer tokens (or None:
+    the zero value; for ``a, b = f()`` the whole right-hand side with ``index``), the
+    source ``line`` and the declaring file's ``path``."""
+
+    name: str
+    typ: tuple | None
+    expr: tuple | None
+    index: int
+    count: int
+    line: int
+    path: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@attrs.frozen
 class GoFile:
     """The parts of a Go source file goasm uses: ``package``, ``funcs`` (name ->
-    :class:`Signature`, with and without bodies), ``bodyless`` (names declared without
-    a body: the ones assembly implements)."""
+    :class:`Signature` resolved with this file's declarations alone; see
+    :class:`GoPackage` for the whole package), ``bodyless`` (names declared without a
+    body: the ones assembly implements), ``imports`` (``(alias or None, path)``), and the
+    raw package-level declarations: ``type_decls`` (name -> tokens), ``const_decls``
+    (name -> :class:`ConstSpec`), ``var_decls`` (name -> :class:`VarSpec`),
+    ``func_decls`` (name -> (tokens after the name, line, has a body))."""
 
     path: str
     package: str
     funcs: dict
     bodyless: frozenset
+    imports: tuple = ()
+    type_decls: dict = attrs.field(factory=dict)
+    const_decls: dict = attrs.field(factory=dict)
+    var_decls: dict = attrs.field(factory=dict)
+    func_decls: dict = attrs.field(factory=dict)
 
 
 def _split_decls(toks):
@@ -716,7 +771,8 @@ def _split_decls(toks):
 
 
 def _spec_groups(decl):
-    """The specs of ``type``/``const`` declarations, grouped ``( ... )`` or single."""
+    """The specs of ``import``/``type``/``const``/``var`` declarations, grouped
+    ``( ... )`` or single."""
     body = decl[1:]
     if body and body[0].text == "(":
         specs, cur, depth = [], [], 0
@@ -726,7 +782,7 @@ def _spec_groups(decl):
             if depth == 0 and (t.bol or t.text == ";") and cur:
                 specs.append(cur)
                 cur = []
-            if t.text == ";":
+            if t.text == ";" and depth == 0:
                 continue
             if t.text in "([{":
                 depth += 1
@@ -739,19 +795,69 @@ def _spec_groups(decl):
     return [body]
 
 
+def _split_top(toks, sep: str = ",") -> list:
+    """``toks`` split at ``sep`` outside brackets."""
+    out, cur, depth = [], [], 0
+    for t in toks:
+        if t.kind == "op" and t.text in "([{":
+            depth += 1
+        elif t.kind == "op" and t.text in ")]}":
+            depth -= 1
+        if depth == 0 and t.text == sep and t.kind == "op":
+            out.append(cur)
+            cur = []
+            continue
+        cur.append(t)
+    out.append(cur)
+    return out
+
+
+def _names_before(spec) -> tuple[list[str], int]:
+    """``a, b`` at the start of a const/var spec: the names and where they end."""
+    names = []
+    i = 0
+    while i < len(spec) and spec[i].kind == "ident":
+        names.append(spec[i].text)
+        i += 1
+        if i < len(spec) and spec[i].text == ",":
+            i += 1
+            continue
+        break
+    return names, i
+
+
+def _unquote(text: str) -> str:
+    if text.startswith("`"):
+        return text[1:-1]
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text[1:-1]
+
+
 def parse_go_source(src: str, path: str = "<go>") -> GoFile:
-    """Read a Go file's package clause, type and constant declarations and function
-    declarations (see the module docstring)."""
+    """Read a Go file's package clause, imports, and its package-level type, constant,
+    variable and function declarations (see the module docstring); ``funcs`` resolves
+    the function signatures with this file's declarations alone."""
     toks = tokenize(src, path)
     decls = _split_decls(toks)
     package = ""
+    imports: list = []
     types: dict = {}
     consts: dict = {}
-    raw_funcs = []
+    variables: dict = {}
+    funcs_raw: dict = {}
     for d in decls:
         kw = d[0].text
         if kw == "package" and len(d) > 1:
             package = d[1].text
+        elif kw == "import":
+            for spec in _spec_groups(d):
+                if spec and spec[-1].kind == "string":
+                    alias = spec[0].text if len(spec) == 2 else None
+                    imports.append((alias, _unquote(spec[-1].text)))
         elif kw == "type":
             for spec in _spec_groups(d):
                 if len(spec) >= 2 and spec[0].kind == "ident":
@@ -761,34 +867,83 @@ def parse_go_source(src: str, path: str = "<go>") -> GoFile:
                     if (len(rest) > 2 and rest[0].text == "[" and rest[1].kind == "ident"
                             and (rest[2].kind == "ident" or rest[2].text == ",")):
                         continue   # a generic type (type G[T any] ...): no frames for it
-                    types[spec[0].text] = rest
+                    types[spec[0].text] = tuple(rest)
         elif kw == "const":
-            last = None
-            for spec in _spec_groups(d):
-                if not spec or spec[0].kind != "ident":
+            last_expr, last_type = None, None
+            for iota, spec in enumerate(_spec_groups(d)):
+                names, i = _names_before(spec)
+                if not names:
                     continue
-                eq = next((i for i, t in enumerate(spec) if t.text == "="), None)
+                eq = next((j for j in range(i, len(spec)) if spec[j].text == "="), None)
                 if eq is not None:
-                    last = spec[eq + 1:]
-                if last is not None and not any(t.text == "iota" for t in last):
-                    consts[spec[0].text] = last
+                    last_type = tuple(spec[i:eq]) or None
+                    last_expr = [tuple(x) for x in _split_top(spec[eq + 1:])]
+                elif i < len(spec):
+                    last_type = tuple(spec[i:])      # `X T` alone is invalid Go; keep it
+                if last_expr is None:
+                    continue
+                for k, name in enumerate(names):
+                    if name == "_" or k >= len(last_expr):
+                        continue
+                    consts[name] = ConstSpec(name, last_expr[k], iota, k, last_type,
+                                             spec[0].line, path)
+        elif kw == "var":
+            for spec in _spec_groups(d):
+                names, i = _names_before(spec)
+                if not names:
+                    continue
+                eq = next((j for j in range(i, len(spec)) if spec[j].text == "="
+                           and spec[j].kind == "op"), None)
+                typ = tuple(spec[i:eq if eq is not None else len(spec)]) or None
+                exprs = [tuple(x) for x in _split_top(spec[eq + 1:])] if eq is not None else []
+                for k, name in enumerate(names):
+                    if name == "_":
+                        continue
+                    if not exprs:
+                        expr = None
+                    elif len(exprs) == len(names):
+                        expr = exprs[k]
+                    else:
+                        expr = tuple(spec[eq + 1:])   # a, b = f(): one multi-value call
+                    variables[name] = VarSpec(name, typ, expr, k, len(names), spec[0].line,
+                                              path)
         elif kw == "func":
-            raw_funcs.append(d)
-    funcs, bodyless = {}, set()
-    for d in raw_funcs:
-        if len(d) < 2 or d[1].kind != "ident":
-            continue   # a method: (r T) Name
-        name = d[1].text
-        p = _Parser(d, f"{path}", types, consts)
-        p.i = 2
+            if len(d) < 2 or d[1].kind != "ident":
+                continue   # a method: (r T) Name
+            rest = tuple(d[2:])
+            depth = 0
+            body = False
+            for j, t in enumerate(rest):    # a { at depth 0 after the signature: the body
+                if t.text in ("(", "["):
+                    depth += 1
+                elif t.text in (")", "]"):
+                    depth -= 1
+                elif t.text == "{" and depth == 0:
+                    if j and rest[j - 1].text in ("struct", "interface"):
+                        continue
+                    body = True
+                    break
+            funcs_raw.setdefault(d[1].text, (rest, d[0].line, body))
+    gf = GoFile(path, package, {}, frozenset(n for n, v in funcs_raw.items() if not v[2]),
+                tuple(imports), types, consts, variables, funcs_raw)
+    alone = GoPackage([gf])
+    funcs = {}
+    for name in funcs_raw:
         try:
-            sig = p.signature_tail(name, where=f"{path}:{d[0].line}")
+            funcs[name] = alone.signature(name)
         except SignatureError:
             continue
-        funcs[name] = sig
-        if p.peek() is None or p.peek().text != "{":
-            bodyless.add(name)
-    return GoFile(path, package, funcs, frozenset(bodyless))
+    gf.funcs.update(funcs)
+    return gf
+
+
+def split_linked_name(symbol: str) -> tuple[str, str]:
+    """A linked symbol name as (package path, Go name): ``crypto/md5.block`` ->
+    (``crypto/md5``, ``block``); an ABI suffix (``<ABIInternal>``) and the linker's
+    ``%2e`` escapes of dots (objabi.PathToPrefix) are undone."""
+    base = symbol.split("<", 1)[0]
+    path, _, name = base.rpartition(".")
+    return path.replace("%2e", ".").replace("%2E", "."), name
 
 
 def parse_go_file(path) -> GoFile:
@@ -797,15 +952,130 @@ def parse_go_file(path) -> GoFile:
     return parse_go_source(path.read_text(encoding="utf-8", errors="replace"), str(path))
 
 
+def default_import_name(path: str) -> str:
+    """The package name an import path usually declares (its last element, without a
+    major-version suffix ``/v2`` or ``gopkg.in``'s ``.v2``); the real name comes from
+    the package clause when the package is loaded."""
+    parts = [p for p in path.split("/") if p]
+    last = parts[-1] if parts else path
+    if re.fullmatch(r"v\d+", last) and len(parts) > 1:
+        last = parts[-2]
+    last = re.sub(r"\.v\d+$", "", last)
+    return last.replace("-", "_").replace(".", "_")
+
+
+class GoPackage:
+    """The package block of one Go package: the types, constants, variables and
+    function declarations of all its files (The Go Programming Language Specification,
+    "Declarations and scope": package-level names are visible in every file of the
+    package; imports only in the file that has them).
+
+    ``files``: :class:`GoFile` objects (as ``go build`` selects them: build constraints
+    are the caller's business). ``path``: the import path (``crypto/md5``). ``resolver``:
+    ``callable(import_path) -> GoPackage | None`` for qualified names (``cpu.X86``,
+    ``cpu.CacheLinePad``). Types and constants are resolved on first use and cached.
+    """
+
+    def __init__(self, files, *, path: str = "", resolver=None, name: str | None = None) -> None:
+        self.files = tuple(files)
+        self.path = path
+        self.name = name or next((f.package for f in self.files if f.package), "")
+        self.resolver = resolver
+        self._envs = {f.path: _Env(self, {(a or default_import_name(p)): p
+                                          for a, p in f.imports if a not in ("_", ".")})
+                      for f in self.files}
+        self._types: dict = {}
+        self.consts: dict = {}
+        self.vars: dict = {}
+        self._funcs: dict = {}
+        for f in self.files:
+            env = self._envs[f.path]
+            for name, toks in f.type_decls.items():
+                self._types.setdefault(name, (toks, env, f.path))
+            for name, spec in f.const_decls.items():
+                self.consts.setdefault(name, spec)
+            for name, spec in f.var_decls.items():
+                self.vars.setdefault(name, spec)
+            for name, (toks, line, body) in f.func_decls.items():
+                prev = self._funcs.get(name)
+                if prev is None or (prev[3] and not body):    # bodyless declarations win
+                    self._funcs[name] = (toks, line, f.path, body)
+        self._resolving: set = set()
+        self._sigs: dict = {}
+        self._values: dict = {}
+
+    def __repr__(self) -> str:
+        return f"<GoPackage {self.path or self.name} ({len(self.files)} files)>"
+
+    def env_of(self, path: str) -> _Env:
+        """The scope of the file ``path`` (its imports)."""
+        return self._envs.get(path) or _Env(self)
+
+    def resolve(self, import_path: str) -> "GoPackage | None":
+        if import_path == self.path:
+            return self
+        return self.resolver(import_path) if self.resolver is not None else None
+
+    # ---- types
+
+    def has_type(self, name: str) -> bool:
+        return name in self._types
+
+    def type(self, name: str, where: str = "") -> GoType:
+        """The :class:`GoType` of the package-level type ``name``."""
+        value = self._types.get(name)
+        if value is None:
+            raise SignatureError(f"{where}: unknown type {name} in package "
+                                 f"{self.path or self.name}")
+        if isinstance(value, GoType):
+            return value
+        toks, env, path = value
+        if name in self._resolving:
+            raise SignatureError(f"{path}: invalid recursive type {name}")
+        self._resolving.add(name)
+        try:
+            sub = _Parser(toks, path, env)
+            resolved = sub.type_()
+        finally:
+            self._resolving.discard(name)
+        if resolved.kind in ("int", "float", "complex", "bool", "string", "struct"):
+            resolved = attrs.evolve(resolved, name=name)
+        self._types[name] = resolved
+        return resolved
+
+    # ---- functions
+
+    def func_names(self):
+        return list(self._funcs)
+
+    def bodyless(self) -> frozenset:
+        return frozenset(n for n, v in self._funcs.items() if not v[3])
+
+    def signature(self, name: str) -> Signature | None:
+        """The signature of function ``name`` (None: not declared); a declaration that
+        cannot be laid out raises :class:`SignatureError` saying why."""
+        if name in self._sigs:
+            return self._sigs[name]
+        entry = self._funcs.get(name)
+        if entry is None:
+            return None
+        toks, line, path, _body = entry
+        p = _Parser(toks, path, self.env_of(path))
+        sig = p.signature_tail(name, where=f"{path}:{line}")
+        self._sigs[name] = sig
+        return sig
+
+    def declaration_site(self, name: str) -> str | None:
+        entry = self._funcs.get(name)
+        return f"{entry[2]}:{entry[1]}" if entry is not None else None
+
+
 def parse_signature(text: str, *, types: dict | None = None) -> Signature:
     """A signature written as Go: ``"func add(a, b int64) (sum int64, ok bool)"`` (the
     ``func`` keyword and the name are optional: ``"(p []byte) int"``). ``types`` maps
     extra type names to :class:`GoType` or Go type text."""
     toks = tokenize(text, "<signature>")
-    env: dict = {}
-    for k, v in (types or {}).items():
-        env[k] = v if isinstance(v, GoType) else tokenize(v, f"<type {k}>")
-    p = _Parser(toks, "<signature>", env, {})
+    p = _Parser(toks, "<signature>", _Env(_types_package(types)))
     if p.at("func"):
         p.take()
     name = ""
@@ -817,35 +1087,54 @@ def parse_signature(text: str, *, types: dict | None = None) -> Signature:
     return sig
 
 
+def _types_package(types: dict | None) -> GoPackage:
+    pkg = GoPackage(())
+    for k, v in (types or {}).items():
+        pkg._types[k] = v if isinstance(v, GoType) else (
+            tuple(tokenize(v, f"<type {k}>")), _Env(pkg), f"<type {k}>")
+    return pkg
+
+
 def parse_type(text: str, *, types: dict | None = None) -> GoType:
     """A Go type from its text (``"[]int32"``, ``"struct{ a int8; b int64 }"``)."""
-    env = {k: (v if isinstance(v, GoType) else tokenize(v, k)) for k, v in (types or {}).items()}
-    p = _Parser(tokenize(text, "<type>"), "<type>", env, {})
+    p = _Parser(tokenize(text, "<type>"), "<type>", _Env(_types_package(types)))
     t = p.type_()
     if p.peek() is not None:
         raise p.error(f"unexpected {p.peek().text!r} after the type")
     return t
 
 
+DEFAULT_TAGS = frozenset({"linux", "amd64", "gc", "unix", "amd64.v1",
+                          "goexperiment.regabiwrappers", "goexperiment.regabiargs",
+                          *(f"go1.{i}" for i in range(1, 100))})
+"""Build tags for reading the ``.go`` files beside assembly loaded with
+:func:`goasm.load` (no GOROOT at hand): linux/amd64, gc, GOAMD64=v1, the register ABI
+experiments, every Go 1.N release tag (go/build ``Context.matchTag``)."""
+
+
+def package_files(folder, tags=DEFAULT_TAGS) -> list[GoFile]:
+    """The ``.go`` files of ``folder`` that ``go build`` with ``tags`` compiles (test
+    files included: their declarations can serve assembly too), parsed."""
+    from goasm.goroot import file_matches
+
+    out = []
+    for go in sorted(Path(folder).glob("*.go")):
+        try:
+            if not file_matches(go, tags):
+                continue
+            out.append(parse_go_file(go))
+        except (OSError, GoasmError):
+            continue
+    return out
+
+
 def declarations_near(s_files) -> dict:
-    """Go declarations for assembly functions: every ``.go`` file in the folders of
-    ``s_files`` (``_test.go`` files included), ``{folder: {name: Signature}}``;
-    declarations without a body win over those with one."""
+    """Go declarations for assembly functions: the package made of every ``.go`` file
+    in the folder of each of ``s_files`` (``_test.go`` files included; build
+    constraints for linux/amd64, :data:`DEFAULT_TAGS`), ``{folder: GoPackage}``."""
     out: dict = {}
     for f in s_files:
         folder = str(Path(f).resolve().parent)
-        if folder in out:
-            continue
-        found: dict = {}
-        bodied: dict = {}
-        for go in sorted(Path(folder).glob("*.go")):
-            try:
-                gf = parse_go_file(go)
-            except (OSError, SignatureError):
-                continue
-            for name, sig in gf.funcs.items():
-                (found if name in gf.bodyless else bodied).setdefault(name, sig)
-        for name, sig in bodied.items():
-            found.setdefault(name, sig)
-        out[folder] = found
+        if folder not in out:
+            out[folder] = GoPackage(package_files(folder))
     return out
