@@ -16,7 +16,10 @@ Implemented, each following its man page: read(2) (fd 0), write(2) (fd 1, 2), ex
 exit_group(2), arch_prctl(2) (ARCH_SET_FS/GET_FS/SET_GS/GET_GS), mmap(2)/munmap(2)
 (anonymous only), mprotect(2), madvise(2), brk(2), getpid(2), gettid(2), clock_gettime(2), nanosleep(2),
 sched_yield(2), sched_getaffinity(2), rt_sigaction(2), rt_sigprocmask(2),
-sigaltstack(2) (signal state is recorded, never delivered). Any other number raises
+sigaltstack(2) (signal state is recorded, never delivered), and the information calls
+with fixed virtual answers: uname(2), getuid(2)/geteuid(2)/getgid(2)/getegid(2),
+getppid(2), getrlimit(2)/prlimit64(2) and getrandom(2) (bytes from a seed, the same in
+every run). Any other number raises
 :class:`goasm.errors.UnimplementedError` naming the call and where it was made.
 """
 
@@ -80,6 +83,42 @@ TASK_SIZE_MAX = (1 << 47) - PAGE
 # Where mmap places mappings without a usable hint: top-down below this address, as
 # Linux does below the stack (mm/util.c, arch_get_unmapped_area_topdown).
 MMAP_TOP = 0x7FFF_F7FF_F000
+
+ESRCH = 3
+
+# getrlimit(2) resources (asm-generic/resource.h) and their virtual limits
+# (soft, hard), those of a typical Linux login; RLIM_INFINITY is ~0.
+RLIM_INFINITY = M64
+RLIMITS = types.MappingProxyType({
+    0: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_CPU
+    1: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_FSIZE
+    2: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_DATA
+    3: (8 << 20, RLIM_INFINITY),            # RLIMIT_STACK
+    4: (0, RLIM_INFINITY),                  # RLIMIT_CORE
+    5: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_RSS
+    6: (4096, 4096),                        # RLIMIT_NPROC
+    7: (1024, 4096),                        # RLIMIT_NOFILE
+    8: (8 << 20, 8 << 20),                  # RLIMIT_MEMLOCK
+    9: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_AS
+    10: (RLIM_INFINITY, RLIM_INFINITY),     # RLIMIT_LOCKS
+    11: (4096, 4096),                       # RLIMIT_SIGPENDING
+    12: (819200, 819200),                   # RLIMIT_MSGQUEUE
+    13: (0, 0),                             # RLIMIT_NICE
+    14: (0, 0),                             # RLIMIT_RTPRIO
+    15: (RLIM_INFINITY, RLIM_INFINITY),     # RLIMIT_RTTIME
+})
+
+# uname(2): struct utsname, six NUL-padded 65-byte fields (sys/utsname.h, _UTSNAME_LENGTH).
+UTSNAME_FIELD = 65
+UNAME = types.MappingProxyType({
+    "sysname": "Linux", "nodename": "goasm", "release": "6.1.0-goasm",
+    "version": "#1 SMP goasm", "machine": "x86_64", "domainname": "(none)",
+})
+
+# getrandom(2) flags (linux/random.h) and its per-call limit (getrandom(2): "a maximum
+# of 33554431 bytes is returned by a single call" from the urandom source).
+GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
+GETRANDOM_MAX = (1 << 25) - 1
 
 SIGKILL, SIGSTOP = 9, 19
 SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
@@ -595,12 +634,21 @@ _HANDLERS = types.MappingProxyType({
     35: "sys_nanosleep",
     39: "sys_getpid",
     60: "sys_exit",
+    63: "sys_uname",
+    97: "sys_getrlimit",
+    102: "sys_getuid",
+    104: "sys_getgid",
+    107: "sys_geteuid",
+    108: "sys_getegid",
+    110: "sys_getppid",
     131: "sys_sigaltstack",
     158: "sys_arch_prctl",
     186: "sys_gettid",
     204: "sys_sched_getaffinity",
     228: "sys_clock_gettime",
     231: "sys_exit_group",
+    302: "sys_prlimit64",
+    318: "sys_getrandom",
 })
 
 IMPLEMENTED = frozenset(SYSCALL_NAMES[nr] for nr in _HANDLERS)
@@ -624,8 +672,15 @@ class Linux:
     def __init__(self, *, stdout=None, stderr=None, stdin=None, events: list | None = None,
                  record: bool = True, pid: int = 1000, ns_per_step: int = 1,
                  start_ns: int = 1_000_000_000, epoch_ns: int = 1_700_000_000_000_000_000,
-                 mmap_top: int = MMAP_TOP, cpus: int = 1) -> None:
+                 mmap_top: int = MMAP_TOP, cpus: int = 1, uid: int = 1000, gid: int = 1000,
+                 ppid: int = 1, random_seed: bytes = b"goasm") -> None:
         self.streams = {0: stdin, 1: stdout, 2: stderr}
+        self.uid = uid
+        self.gid = gid
+        self.ppid = ppid
+        self.rlimits = dict(RLIMITS)
+        self.random_seed = bytes(random_seed)
+        self.random_drawn = 0
         self.output: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
         self.events = events if events is not None else []
         self.record = record
@@ -755,6 +810,91 @@ class Linux:
     def sys_gettid(self, machine, *_):
         """gettid(2): the main thread's id equals the process id."""
         return self.pid
+
+    def sys_getppid(self, machine, *_):
+        """getppid(2): the virtual parent (``ppid``, default 1: init)."""
+        return self.ppid
+
+    def sys_getuid(self, machine, *_):
+        """getuid(2): the virtual user (``uid``)."""
+        return self.uid
+
+    def sys_geteuid(self, machine, *_):
+        """geteuid(2): no set-user-ID, so the real user."""
+        return self.uid
+
+    def sys_getgid(self, machine, *_):
+        """getgid(2): the virtual group (``gid``)."""
+        return self.gid
+
+    def sys_getegid(self, machine, *_):
+        """getegid(2): no set-group-ID, so the real group."""
+        return self.gid
+
+    def sys_uname(self, machine, buf, *_):
+        """uname(2): :data:`UNAME`, each field NUL-padded to 65 bytes."""
+        raw = b"".join(UNAME[f].encode()[:UTSNAME_FIELD - 1].ljust(UTSNAME_FIELD, b"\0")
+                       for f in ("sysname", "nodename", "release", "version", "machine",
+                                 "domainname"))
+        try:
+            machine.mem.write(buf, raw)
+        except MachineFault:
+            return -EFAULT
+        return 0
+
+    def _rlimit(self, machine, resource, new, old):
+        if resource not in self.rlimits:
+            return -EINVAL
+        try:
+            if new:
+                raw = machine.mem.read(new, 16)
+                cur, hi = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
+            if old:
+                cur0, hi0 = self.rlimits[resource]
+                machine.mem.write(old, cur0.to_bytes(8, "little") + hi0.to_bytes(8, "little"))
+        except MachineFault:
+            return -EFAULT
+        if new:
+            if cur > hi:
+                return -EINVAL
+            if hi > self.rlimits[resource][1]:
+                return -EPERM        # an unprivileged process cannot raise the hard limit
+            self.rlimits[resource] = (cur, hi)
+        return 0
+
+    def sys_getrlimit(self, machine, resource, rlim, *_):
+        """getrlimit(2): struct rlimit {rlim_cur, rlim_max} (u64 each), :data:`RLIMITS`."""
+        return self._rlimit(machine, resource, 0, rlim)
+
+    def sys_prlimit64(self, machine, pid, resource, new, old, *_):
+        """prlimit64(2) on this process (pid 0 or its own): reads the old limits and
+        sets new ones (cur <= max, and the hard limit only lowered: EINVAL/EPERM)."""
+        if pid not in (0, self.pid):
+            return -ESRCH
+        return self._rlimit(machine, resource, new, old)
+
+    def sys_getrandom(self, machine, buf, count, flags, *_):
+        """getrandom(2): ``count`` bytes (at most 32 MiB - 1 per call) of a stream that
+        only depends on ``random_seed`` (SHA-256 of seed and block number): the same in
+        every run, and different for each call; flags other than GRND_NONBLOCK,
+        GRND_RANDOM and GRND_INSECURE are EINVAL (RANDOM with INSECURE too)."""
+        import hashlib
+
+        if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) or (
+                flags & GRND_RANDOM and flags & GRND_INSECURE):
+            return -EINVAL
+        count = min(count, GETRANDOM_MAX)
+        start, end = self.random_drawn, self.random_drawn + count
+        out = bytearray()
+        for block in range(start // 32, (end + 31) // 32):
+            out += hashlib.sha256(self.random_seed + block.to_bytes(8, "little")).digest()
+        data = bytes(out[start % 32:start % 32 + count])
+        try:
+            machine.mem.write(buf, data)
+        except MachineFault:
+            return -EFAULT
+        self.random_drawn = end
+        return count
 
     def sys_sched_yield(self, machine, *_):
         """sched_yield(2): nothing else to run."""
@@ -1037,6 +1177,7 @@ class Linux:
 
 # How many arguments each implemented call takes (for the event log).
 _ARGC = types.MappingProxyType({
-    0: 3, 1: 3, 9: 6, 10: 3, 11: 2, 12: 1, 13: 4, 14: 4, 24: 0, 28: 3, 35: 2, 39: 0, 60: 1, 131: 2,
-    158: 2, 186: 0, 204: 3, 228: 2, 231: 1,
+    0: 3, 1: 3, 9: 6, 10: 3, 11: 2, 12: 1, 13: 4, 14: 4, 24: 0, 28: 3, 35: 2, 39: 0, 60: 1,
+    63: 1, 97: 2, 102: 0, 104: 0, 107: 0, 108: 0, 110: 0, 131: 2, 158: 2, 186: 0, 204: 3,
+    228: 2, 231: 1, 302: 4, 318: 3,
 })
