@@ -34,9 +34,19 @@ class RunResult:
 
 
 def _expand_inputs(files) -> list[Path]:
-    """Files as given; a folder stands for the ``.s`` files in it (sorted)."""
+    """Files as given (one path, or several); a folder stands for the ``.s`` files in it
+    (sorted)."""
+    if isinstance(files, (str, bytes, os.PathLike)):
+        files = [files]
+    try:
+        files = list(files)
+    except TypeError:
+        raise GoasmError(f"expected a path or a list of paths, not {files!r}") from None
     out: list[Path] = []
     for f in files:
+        if not isinstance(f, (str, bytes, os.PathLike)):
+            raise GoasmError(f"expected a path, not {f!r}")
+        f = os.fsdecode(f)
         path = Path(f)
         if path.is_dir():
             found = sorted(path.glob("*.s"))
@@ -50,9 +60,15 @@ def _expand_inputs(files) -> list[Path]:
     return out
 
 
+RUNTIME_HELPERS = ("mem_amd64.s", "panic_amd64.s")
+"""runtime_s files with the helpers packages call (memmove, panics...): linked after
+the bootstrap files, so the bootstrap's addresses do not depend on them."""
+
+
 def runtime_files() -> list[Path]:
-    """The embedded runtime's ``.s`` files (``runtime_s/``)."""
-    return sorted(runtime_dir().glob("*.s"))
+    """The embedded runtime's ``.s`` files (``runtime_s/``): the bootstrap files, then
+    :data:`RUNTIME_HELPERS`."""
+    return sorted(runtime_dir().glob("*.s"), key=lambda p: (p.name in RUNTIME_HELPERS, p.name))
 
 
 def parse_units(files, *, include_dirs=(), defines=None, with_runtime=True):
@@ -68,8 +84,16 @@ def parse_units(files, *, include_dirs=(), defines=None, with_runtime=True):
     return units
 
 
-def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, model=None) -> Image:
-    """Parse and link ``files`` (with the embedded runtime unless ``runtime=False``)."""
+def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, model=None,
+         lazy=True) -> Image:
+    """Parse and link ``files`` (one path or a list; a folder stands for its ``.s``
+    files) with the embedded runtime unless ``runtime=False``, as package ``main``.
+
+    ``lazy`` (the default): an undefined symbol does not fail the load; reaching it
+    when the code runs is the error (:meth:`goasm.Machine.unsupported` lists them
+    first). ``lazy=False`` links like ``go build``: any undefined symbol is a
+    :class:`goasm.errors.LinkError` (``goasm run`` does that).
+    """
     from goasm.link import link
     from goasm.machine.runtime import RuntimeModel
 
@@ -80,10 +104,23 @@ def load(files, *, goroot=None, include_dirs=(), defines=None, runtime=True, mod
                               defines=defines, model=model)
     units = parse_units(files, include_dirs=include_dirs, defines=defines, with_runtime=runtime)
     if not runtime:
-        return link(units, strict=True)
+        return link(units, strict=not lazy)
     model = model or RuntimeModel()
     return link(units, natives=tuple(model.natives()), data_symbols=tuple(model.data_symbols()),
-                strict=True)
+                strict=not lazy)
+
+
+def load_package(pkg, *more, goroot=None, tags=(), goamd64=None, vars=None, cache_dir=None,
+                 include_dirs=(), defines=None) -> Image:
+    """Load Go packages' assembly as ``go build`` sees them (:mod:`goasm.packages`):
+    ``pkg`` and ``more`` are package directories or import paths (in ``goroot``, a
+    directory or ``"auto"``); ``tags`` extra build tags; ``goamd64`` the GOAMD64 level;
+    ``vars`` values for package variables; ``cache_dir`` where generated ``go_asm.h``
+    headers are kept."""
+    from goasm.packages import load_package as _load
+
+    return _load(pkg, *more, goroot=goroot, tags=tags, goamd64=goamd64, vars=vars,
+                 cache_dir=cache_dir, include_dirs=include_dirs, defines=defines)
 
 
 def cpu_model(name: str | None):
@@ -142,7 +179,7 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
     from goasm.machine.runtime import RuntimeModel
     from goasm.machine.syscalls import Linux
 
-    files = list(files)
+    files = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
     paths = _expand_inputs(files)
     if cpus is not None and not 1 <= cpus <= 64:
         raise GoasmError(f"--cpus {cpus}: goasm models 1 to 64 CPUs")
@@ -161,7 +198,8 @@ def start(files, *, include_dirs=(), defines=None, argv=(), env=(), entry=None, 
         model = RuntimeModel()
     cpu_m = cpu_model(cpu)
     defines = with_goamd64(defines, cpu_m.goamd64)
-    image = load(paths, goroot=goroot, include_dirs=include_dirs, defines=defines, model=model)
+    image = load(paths, goroot=goroot, include_dirs=include_dirs, defines=defines, model=model,
+                 lazy=False)
     limit = {} if memory_limit is None else {"memory_limit": memory_limit}
     machine = Machine(image, cpu_model=cpu_m, stdout=stdout, stderr=stderr, stdin=stdin,
                       max_steps=max_steps, **limit)

@@ -199,6 +199,48 @@ def _signed64(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
+# --------------------------------------------------------------------------- bounds errors
+
+BOUNDS_ERRORS = {
+    # goPanic<name>: (format, format when x < 0 (None: no such form), x is signed)
+    "Index": ("index out of range [%x] with length %y", "index out of range [%x]", True),
+    "IndexU": ("index out of range [%x] with length %y", None, False),
+    "SliceAlen": ("slice bounds out of range [:%x] with length %y",
+                  "slice bounds out of range [:%x]", True),
+    "SliceAlenU": ("slice bounds out of range [:%x] with length %y", None, False),
+    "SliceAcap": ("slice bounds out of range [:%x] with capacity %y",
+                  "slice bounds out of range [:%x]", True),
+    "SliceAcapU": ("slice bounds out of range [:%x] with capacity %y", None, False),
+    "SliceB": ("slice bounds out of range [%x:%y]", "slice bounds out of range [%x:]", True),
+    "SliceBU": ("slice bounds out of range [%x:%y]", None, False),
+    "Slice3Alen": ("slice bounds out of range [::%x] with length %y",
+                   "slice bounds out of range [::%x]", True),
+    "Slice3AlenU": ("slice bounds out of range [::%x] with length %y", None, False),
+    "Slice3Acap": ("slice bounds out of range [::%x] with capacity %y",
+                   "slice bounds out of range [::%x]", True),
+    "Slice3AcapU": ("slice bounds out of range [::%x] with capacity %y", None, False),
+    "Slice3B": ("slice bounds out of range [:%x:%y]", "slice bounds out of range [:%x:]", True),
+    "Slice3BU": ("slice bounds out of range [:%x:%y]", None, False),
+    "Slice3C": ("slice bounds out of range [%x:%y:]", "slice bounds out of range [%x::]", True),
+    "Slice3CU": ("slice bounds out of range [%x:%y:]", None, False),
+    "SliceConvert": ("cannot convert slice with length %y to array or pointer to array "
+                     "with length %x", None, True),
+}
+"""The bounds-check panics (runtime/error.go ``boundsError.Error``, its
+``boundsErrorFmts``/``boundsNegErrorFmts``; panic.go ``goPanicIndex`` & co.): ``%x`` is
+the failing index (unsigned for the ``U`` variants), ``%y`` the length or capacity."""
+
+
+def bounds_message(name: str, x: int, y: int) -> str:
+    """The text of a ``runtime error`` for ``goPanic<name>(x, y)`` (words as read from
+    the stack: x reinterpreted as signed unless the variant is unsigned)."""
+    fmt, neg, signed = BOUNDS_ERRORS[name]
+    xs = _signed64(x) if signed else x & M64
+    if signed and xs < 0 and neg is not None:
+        fmt = neg
+    return "runtime error: " + fmt.replace("%x", str(xs)).replace("%y", str(_signed64(y)))
+
+
 # --------------------------------------------------------------------------- the model
 
 class RuntimeModel:
@@ -231,6 +273,8 @@ class RuntimeModel:
         self.argc = 0
         self.argv = 0
         self.auxv: dict[int, int] = {}
+        self.unmodelled: tuple = ()
+        self.last_panic: str | None = None
         self.bound = False
 
     # ------------------------------------------------------------------ wiring
@@ -262,6 +306,7 @@ class RuntimeModel:
             "runtime.printstring": self.printstring,
             "runtime.printnl": self.printnl,
             "runtime.printsp": self.printsp,
+            **{f"runtime.goPanic{name}": self._bounds_panic(name) for name in BOUNDS_ERRORS},
         }
 
     def data_symbols(self) -> list[tuple[str, int]]:
@@ -293,7 +338,46 @@ class RuntimeModel:
             sym = symbols.get(name)
             if sym is not None:
                 self.addrs[name] = sym.addr
+        stubs = []
+        for name, sym in symbols.items():
+            if sym.kind is SymKind.UNDEF:
+                machine.natives[sym.addr] = self._stub(name)
+                stubs.append(name)
+        self.unmodelled = tuple(sorted(stubs))
         self.bound = True
+
+    def _stub(self, name: str):
+        def stub(machine) -> None:
+            self.unmodelled_call(machine, name)
+        stub.__doc__ = f"Go function {name}: not modelled by goasm."
+        return stub
+
+    def unmodelled_description(self) -> str:
+        """How the unmodelled-call message names this runtime."""
+        return "goasm's runtime"
+
+    def unmodelled_call(self, machine, name: str) -> None:
+        """A symbol the image does not define was called or jumped to (a Go function
+        goasm does not model; lazy linking left it unresolved): stop with its name and
+        the calling instruction's file:line (the CALL before the return address on the
+        stack; a jump there has no return address of its own, so the caller's caller is
+        named instead)."""
+        from goasm.errors import UnimplementedError
+
+        sp = machine.cpu.regs[4]
+        ret = machine.mem.read_u64(sp) if machine.mem.is_mapped(sp) else 0
+        site = machine.image.code.get(ret - 1)
+        if site is not None and site.op == "CALL":
+            pos, where = site.pos, machine.image.describe(site.addr)
+        else:
+            pos, where = None, f"return address {ret:#x}"
+            last = getattr(machine, "last_pc", None)
+            ins = machine.image.code.get(last) if last is not None else None
+            if ins is not None and ins.op == "JMP":
+                pos, where = ins.pos, machine.image.describe(ins.addr)
+        raise UnimplementedError(
+            f"call of Go function {name} (from {where}), which goasm does not model "
+            f"with {self.unmodelled_description()}", pos)
 
     # ------------------------------------------------------------------ helpers
 
@@ -325,6 +409,31 @@ class RuntimeModel:
                 stream.write(data)
             except TypeError:
                 stream.write(data.decode("utf-8", "replace"))
+
+    def _bounds_panic(self, name: str):
+        def go_panic(machine) -> None:
+            self.panic(machine, bounds_message(name, self._arg(machine, 0),
+                                               self._arg(machine, 1)))
+        go_panic.__doc__ = f"panic.go goPanic{name}(x, y): a bounds-check panic."
+        return go_panic
+
+    def panic(self, machine, message: str) -> None:
+        """panic.go ``gopanic`` of a runtime error nobody recovers (goasm has no deferred
+        calls): ``panic: <message>``, the goroutine and the assembly that panicked (the
+        caller of the panic entry), ``[recovered]`` never; exit status 2, as Go's
+        ``fatalpanic`` ends the process."""
+        g = self.current_g(machine)
+        goid = self._goid(machine, g) if g else -1
+        ret = machine.mem.read_u64(machine.cpu.regs[4]) if machine.mem.is_mapped(
+            machine.cpu.regs[4]) else 0
+        site = machine.image.code.get(ret - 1)
+        where = ""
+        if site is not None:
+            where = f"{site.func}(...)\n\t{site.pos}\n"
+        self.last_panic = message
+        self._emit(machine, 2, (f"panic: {message}\n\ngoroutine {goid} [running]:\n"
+                                f"{where}").encode())
+        machine.exit(2)
 
     def _throw(self, machine, message: str, detail: str = "") -> None:
         """runtime.throw (panic.go): "fatal error: <message>" on stderr, exit status 2."""
