@@ -26,14 +26,18 @@ The runtime checker (:mod:`goasm.checker`) is on by default: a call that writes 
 its frame, reads a result before writing it, returns with SP/BP off, clobbers R14 in
 ABIInternal code or leaves a result unwritten raises :class:`goasm.checker.CheckError`.
 
-Go values in Python: integers of every width (reduced modulo 2**bits, like a
-conversion), ``bool``, ``float``/``complex``; ``uintptr``/``unsafe.Pointer``/``*T`` as
-int addresses, or :class:`Ref` (a pointee to allocate), ``bytes`` for
-``unsafe.Pointer`` (copied, address passed); ``string`` as ``str`` (UTF-8) or ``bytes``,
+Go values in Python: integers of every width (a value outside the type's range is a
+:class:`CallError` naming the parameter, never silently wrapped), ``bool``,
+``float``/``complex``; ``uintptr``/``unsafe.Pointer``/``*T`` as int addresses, or
+:class:`Ref` (a pointee to allocate; ``Ref(bytearray)`` raw pointee bytes, updated in
+place after the call), ``bytes``/``bytearray`` for a pointer (copied, address passed,
+read back: a ``bytearray`` in place); ``string`` as ``str`` (UTF-8) or ``bytes``,
 decoded as ``bytes``; slices as ``list``/``tuple`` (``bytes`` for ``[]byte``),
-:class:`Slice` for extra capacity, None for nil, decoded as ``list``/``bytes``; arrays
-likewise (fixed length); structs as ``dict`` (or a sequence in field order), decoded as
-``dict``; interfaces as ``(type, data)`` words; funcs, chans and maps as raw words.
+:class:`Slice` for extra capacity, :meth:`Machine.slice_at` for memory already
+prepared, None for nil, decoded as ``list``/``bytes``; arrays likewise (fixed length);
+structs as ``dict`` (or a sequence in field order), decoded as ``dict``; interfaces as
+``(type, data)`` words; funcs, chans and maps as raw words. A value of the wrong kind
+is a :class:`CallError` too.
 """
 
 from __future__ import annotations
@@ -81,6 +85,16 @@ class Ref:
 
 
 @attrs.frozen
+class SliceAt:
+    """A slice header over memory that is already there (:meth:`Machine.slice_at`):
+    nothing is copied; ``addr``, ``len``, ``cap``."""
+
+    addr: int
+    len: int
+    cap: int
+
+
+@attrs.frozen
 class Slice:
     """A slice argument with spare capacity: ``Slice(b"ab", cap=16)``."""
 
@@ -95,6 +109,22 @@ class Slice:
 
     def __bytes__(self) -> bytes:
         return bytes(self.items)
+
+
+@attrs.frozen
+class Unsupported:
+    """One gap :meth:`Machine.unsupported` found: ``kind`` (``unresolved`` or
+    ``unimplemented``), the symbol or mnemonic ``name``, the instruction's ``pos`` and
+    ``function``, and a ``message``."""
+
+    kind: str
+    name: str
+    pos: object
+    function: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pos}: {self.function}: {self.message}"
 
 
 @attrs.frozen
@@ -156,13 +186,24 @@ class Machine(_core.Machine):
                  dynlink: bool = False, program_name: str = "goasm-call",
                  random: bytes = bytes(16), auxv: dict | None = None) -> None:
         from goasm.api import cpu_model
+        from goasm.image import Image
         from goasm.machine.runtime import RuntimeModel
+        from goasm.machine.state import CPUModel
         from goasm.machine.syscalls import Linux
 
+        if not isinstance(image, Image):
+            raise GoasmError(f"goasm.Machine needs an image from goasm.load(...) or "
+                             f"goasm.load_package(...), not {type(image).__name__}")
         if cpu is None or isinstance(cpu, str):
             cpu = cpu_model(cpu)
+        elif not isinstance(cpu, CPUModel):
+            raise GoasmError(f"cpu: a preset name or a CPUModel, not {cpu!r}")
         super().__init__(image, cpu_model=cpu, stdout=stdout, stderr=stderr, stdin=stdin,
                          max_steps=max_steps)
+        if model is None and image.goroot is not None:
+            from goasm.machine.goruntime import GoRuntimeModel
+
+            model = GoRuntimeModel(image.goroot)
         self.model = model if model is not None else RuntimeModel(
             goroutine_stack=goroutine_stack)
         self.linux = Linux(stdout=stdout, stderr=stderr, stdin=stdin, events=self.model.events)
@@ -179,8 +220,15 @@ class Machine(_core.Machine):
         self._arena = ARENA_BASE
         self._decls: dict | None = None
         self._sig_cache: dict = {}
+        self._sig_errors: dict = {}
         self._checker = None
         self.model.bind(self)
+        self._var_types: dict = {}
+        if image.variables:
+            self._init_variables()
+        if not image.packages:      # read the .go files now, not in the first call
+            files = {f.file for f in image.functions.values() if f.file}
+            self._decls = declarations_near(sorted(files))
 
     # ------------------------------------------------------------------ bootstrap
 
@@ -256,12 +304,17 @@ class Machine(_core.Machine):
     # ------------------------------------------------------------------ signatures
 
     def function(self, name: str):
-        """The :class:`goasm.image.Function` called ``name`` (``add``, ``·add``,
-        ``main.add``)."""
+        """The :class:`goasm.image.Function` called ``name``: ``add``, ``·add`` (in the
+        first package: ``main`` for :func:`goasm.load`), or qualified (``main.add``,
+        ``crypto/md5.block``)."""
+        if not isinstance(name, str):
+            raise CallError(f"a function name (str) is needed, not {name!r}")
         image = self.image
         sym = image.lookup(name)
-        if sym is None and "." not in name and "\u00b7" not in name:
-            sym = image.lookup("main." + name)
+        if sym is None and "." not in name.replace("\u00b7", "."):
+            sym = image.lookup(f"{image.main_package}.{name}")
+        if sym is None and name.startswith("\u00b7"):
+            sym = image.lookup(f"{image.main_package}.{name[1:]}")
         if sym is None:
             raise CallError(f"no function {name} in the image")
         fn = image.functions.get(sym.name)
@@ -270,22 +323,48 @@ class Machine(_core.Machine):
         return fn
 
     def signature(self, name: str) -> Signature | None:
-        """The Go declaration of function ``name`` from the ``.go`` files next to its
-        ``.s`` file (None when there is none)."""
+        """The Go declaration of function ``name`` from its package's ``.go`` files
+        (None when there is none)."""
         fn = self.function(name)
-        return self.signature_of(fn)
+        sig = self.signature_of(fn)
+        if sig is None and fn.name in self._sig_errors:
+            message, site = self._sig_errors[fn.name]
+            raise CallError(f"the Go declaration of {fn.name} ({site}) cannot be laid out: "
+                            f"{message}")
+        return sig
 
     def signature_of(self, fn) -> Signature | None:
-        """The Go declaration of :class:`goasm.image.Function` ``fn`` (or None)."""
+        """The Go declaration of :class:`goasm.image.Function` ``fn`` (or None; a
+        declaration that exists but cannot be laid out is remembered and reported by
+        :meth:`invoke`)."""
         if fn.name in self._sig_cache:
             return self._sig_cache[fn.name]
+        from goasm.gosig import SignatureError
+
+        pkg, short = self._declaring_package(fn)
+        sig = None
+        if pkg is not None:
+            try:
+                sig = pkg.signature(short)
+            except SignatureError as exc:
+                self._sig_errors[fn.name] = (exc.message, pkg.declaration_site(short))
+        self._sig_cache[fn.name] = sig
+        return sig
+
+    def _declaring_package(self, fn):
+        """The :class:`goasm.gosig.GoPackage` declaring ``fn`` and its Go name."""
+        from goasm.gosig import split_linked_name
+
+        path, short = split_linked_name(fn.name)
+        pkg = self.image.packages.get(path)
+        if pkg is not None:
+            return pkg.decls, short
+        if not fn.file:
+            return None, short
         if self._decls is None:
             files = {f.file for f in self.image.functions.values() if f.file}
             self._decls = declarations_near(sorted(files))
-        folder = str(Path(fn.file).resolve().parent) if fn.file else ""
-        short = fn.name.rsplit(".", 1)[-1].split("<", 1)[0]
-        sig = self._sig_cache[fn.name] = self._decls.get(folder, {}).get(short)
-        return sig
+        return self._decls.get(str(Path(fn.file).resolve().parent)), short
 
     # ------------------------------------------------------------------ calls
 
@@ -320,11 +399,24 @@ class Machine(_core.Machine):
         __tracebackhide__ = True
         from goasm.checker import CheckError
 
-        fn = self.function(target) if isinstance(target, str) else target
+        from goasm.image import Function
+
+        if isinstance(target, Function):
+            fn = target
+        elif isinstance(target, str):
+            fn = self.function(target)
+        else:
+            raise CallError(f"call: a function name, not {target!r}")
         if isinstance(sig, str):
             sig = parse_signature(sig)
+        elif sig is not None and not isinstance(sig, Signature):
+            raise CallError(f"sig: Go signature text or a Signature, not {sig!r}")
         if sig is None:
             sig = self.signature_of(fn)
+        if sig is None and fn.name in self._sig_errors:
+            message, site = self._sig_errors[fn.name]
+            raise CallError(f"the Go declaration of {fn.name} ({site}) cannot be laid out: "
+                            f"{message}; pass sig= to call it anyway")
         if sig is None:
             raise CallError(f"no Go declaration for {fn.name}: put `func "
                             f"{fn.name.rsplit('.', 1)[-1]}(...)` in a .go file next to "
@@ -362,7 +454,9 @@ class Machine(_core.Machine):
                 checker.detach()
         steps = self.steps - start_steps
         if reason.kind == "exit":
-            raise CallExit(f"{fn.name} ended the process with exit status {reason.status}",
+            why = getattr(self.model, "last_panic", None)
+            raise CallExit(f"{fn.name} ended the process with exit status {reason.status}"
+                           + (f" (panic: {why})" if why else ""),
                            reason.status)
         if reason.kind == "max_steps":
             raise LimitError(f"{fn.name} did not return within {budget} steps (now at "
@@ -396,11 +490,135 @@ class Machine(_core.Machine):
                 out[name] = sig
         return out
 
+    # ------------------------------------------------------------------ package variables
+
+    def _init_variables(self) -> None:
+        """Give every package variable of a :func:`goasm.load_package` image its Go
+        initial value (:mod:`goasm.goexpr`; ``internal/cpu.X86`` and the variables
+        computed from it from this machine's CPU model, :mod:`goasm.gocpu`), or the
+        value the load was given (``vars=``). Variables goasm cannot evaluate are one
+        error naming each with its declaration's file:line."""
+        from goasm import gocpu, goexpr
+
+        image = self.image
+        session = goexpr.Session(lambda path: gocpu.features(path, self.cpu_model))
+        problems = []
+
+        def problem(var, message: str) -> None:
+            message = message.removeprefix(f"{var.where}: ")
+            problems.append(f"  {var.where}: var {var.name}: {message}")
+
+        for name, var in sorted(image.variables.items()):
+            if var.type is None:
+                problem(var, var.error or "its type is unknown")
+                continue
+            if name in image.var_overrides:
+                self._var_types[name] = var.type
+                self._write_var(name, var.type, image.var_overrides[name])
+                continue
+            gp = image.declarations.get(var.path) if image.declarations is not None else None
+            try:
+                if gp is None:
+                    raise goexpr.ExprError(f"package {var.path} is not at hand")
+                value = goexpr.var_value(gp, var.name, session)
+            except (goexpr.ExprError, GoasmError) as exc:
+                problem(var, exc.message)
+                continue
+            self._var_types[name] = var.type
+            self._write_var(name, var.type, value.value)
+        if problems:
+            raise GoasmError("goasm cannot give these package variables their Go initial "
+                             "values; pass them with goasm.load_package(..., vars={name: "
+                             "value}):\n" + "\n".join(problems))
+
+    def _write_var(self, name: str, t: GoType, value) -> None:
+        sym = self.image.symbols[name]
+        try:
+            raw = self.encode(t, value)
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise CallError(f"variable {name} ({t}): cannot store {value!r}: {exc}") from None
+        self.mem.write(sym.addr, raw)
+
+    def set_var(self, name: str, value) -> None:
+        """Set package variable ``name`` (short: in the first package; or qualified,
+        ``math/big.hasADX``) to the Python ``value`` (as :meth:`call` takes values of its
+        Go type), for this call and every later one: the :meth:`ready` state changes."""
+        from goasm.packages import resolve_variable
+
+        key = resolve_variable(self.image, name)
+        t = self._var_types.get(key) or self.image.variables[key].type
+        if self._ready is not None:
+            self.restore(self._ready)
+            self._write_var(key, t, value)
+            self._ready = self.snapshot()
+        else:
+            self._write_var(key, t, value)
+        self._var_types[key] = t
+
+    def get_var(self, name: str):
+        """The current value of package variable ``name`` (see :meth:`set_var`)."""
+        from goasm.packages import resolve_variable
+
+        key = resolve_variable(self.image, name)
+        t = self._var_types.get(key) or self.image.variables[key].type
+        return self.read_value(t, self.image.symbols[key].addr)
+
+    # ------------------------------------------------------------------ gaps
+
+    def unsupported(self) -> list:
+        """What this image needs that goasm does not have, known before any run: every
+        reference to an unresolved symbol (a Go function goasm does not model, a
+        variable nobody defines) and every instruction goasm does not implement, each
+        with its file:line (:class:`Unsupported`). Reaching one of them is an error;
+        everything else runs."""
+        from goasm import ir
+        from goasm.image import SymKind
+
+        from goasm.resources import runtime_dir
+
+        image = self.image
+        undefined = {n for n, sym in image.symbols.items() if sym.kind is SymKind.UNDEF}
+        embedded = {fn.name for fn in image.functions.values()
+                    if fn.file and Path(fn.file).resolve().parent == runtime_dir().resolve()}
+        out = []
+        for addr in sorted(image.code):
+            ins = image.code[addr]
+            if ins.func in embedded:        # goasm's own runtime: not the user's gap
+                continue
+            for arg in ins.args:
+                mem = arg.mem if isinstance(arg, ir.Addr) else (
+                    arg.target if isinstance(arg, ir.Indirect) else arg)
+                if isinstance(mem, ir.Mem) and mem.symbol in undefined:
+                    what = ("Go function" if ins.op in ("CALL", "JMP") and
+                            isinstance(arg, ir.Mem) else "symbol")
+                    out.append(Unsupported("unresolved", mem.symbol, ins.pos, ins.func,
+                                           f"{what} {mem.symbol} is not defined"))
+            fn = self._compiled.get(addr)
+            message = getattr(fn, "goasm_unimplemented", None)
+            if message is not None:
+                out.append(Unsupported("unimplemented", ins.mnemonic, ins.pos, ins.func,
+                                       message))
+        return out
+
     # ------------------------------------------------------------------ arena
 
-    def alloc(self, size: int, align: int = 16) -> int:
-        """``size`` bytes of zeroed emulated memory in the call arena (reset with the
-        state), e.g. for building data a function receives as a raw pointer."""
+    def slice_at(self, addr: int, n: int, cap: int | None = None) -> SliceAt:
+        """A slice argument over ``n`` elements at ``addr`` (memory a test prepared,
+        e.g. with :meth:`alloc`): passed as is, nothing copied."""
+        return SliceAt(addr, n, n if cap is None else cap)
+
+    def alloc(self, size, align: int = 16) -> int:
+        """Zeroed emulated memory in the call arena, ``size`` bytes (or, given bytes,
+        that many bytes holding them), e.g. for data a function receives as a raw
+        pointer; its address. Calls start from the :meth:`ready` state, so memory
+        allocated between calls lives until the next call unless ``fresh=False``."""
+        if isinstance(size, (bytes, bytearray, memoryview)):
+            data = bytes(size)
+            addr = self.alloc(len(data), align)
+            self.mem.write(addr, data)
+            return addr
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise CallError(f"alloc: a size in bytes or the bytes to store, not {size!r}")
         addr = (self._arena + align - 1) & -align
         end = addr + max(size, 1)
         if end > ARENA_BASE + ARENA_SIZE:
@@ -411,21 +629,44 @@ class Machine(_core.Machine):
 
     # ------------------------------------------------------------------ values
 
+    def encode_argument(self, function: str, param, value) -> bytes:
+        """:meth:`encode` for parameter ``param`` of ``function``: a value that does not
+        fit the parameter's Go type is a :class:`CallError` naming the parameter."""
+        try:
+            return self.encode(param.type, value)
+        except CallError as exc:
+            raise CallError(f"{function}: argument {param.name} ({param.type}): "
+                            f"{exc.message}") from None
+        except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
+            raise CallError(f"{function}: argument {param.name} ({param.type}): cannot pass "
+                            f"{value!r}: {exc}") from None
+
     def encode(self, t: GoType, value) -> bytes:
         """The bytes of ``value`` as a Go value of type ``t`` (strings, slices and
-        pointees are copied into the arena; see the module docstring)."""
+        pointees are copied into the arena; see the module docstring). An integer
+        outside the range of ``t`` is a :class:`CallError`."""
         k = t.kind
         if k == "int":
-            if isinstance(value, bool):
-                value = int(value)
-            if not isinstance(value, int):
-                raise CallError(f"{t}: expected an int, got {value!r}")
-            return _wrap(value, 8 * t.size).to_bytes(t.size, "little")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise CallError(f"expected an integer, got {value!r}")
+            bits = 8 * t.size
+            lo, hi = ((-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if t.signed
+                      else (0, (1 << bits) - 1))
+            if not lo <= value <= hi:
+                raise CallError(f"{value} is out of range for {t} ([{lo}, {hi}])")
+            return _wrap(value, bits).to_bytes(t.size, "little")
         if k == "bool":
+            if not isinstance(value, (bool, int)) or isinstance(value, int) and \
+                    not isinstance(value, bool) and value not in (0, 1):
+                raise CallError(f"expected a bool, got {value!r}")
             return b"\x01" if value else b"\x00"
         if k == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise CallError(f"expected a float, got {value!r}")
             return struct.pack("<f" if t.size == 4 else "<d", float(value))
         if k == "complex":
+            if isinstance(value, bool) or not isinstance(value, (int, float, complex)):
+                raise CallError(f"expected a complex number, got {value!r}")
             c = complex(value)
             fmt = "<ff" if t.size == 8 else "<dd"
             return struct.pack(fmt, c.real, c.imag)
@@ -437,6 +678,8 @@ class Machine(_core.Machine):
             a, b = (0, 0) if value is None else value
             return (int(a) & M64).to_bytes(8, "little") + (int(b) & M64).to_bytes(8, "little")
         if k == "string":
+            if not isinstance(value, (str, bytes, bytearray, memoryview)):
+                raise CallError(f"expected a str or bytes, got {value!r}")
             data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
             ptr = 0
             if data:
@@ -446,9 +689,17 @@ class Machine(_core.Machine):
         if k == "slice":
             if value is None:
                 return bytes(24)
+            if isinstance(value, SliceAt):
+                if value.cap < value.len:
+                    raise CallError(f"cap {value.cap} < len {value.len}")
+                return b"".join((x & M64).to_bytes(8, "little")
+                                for x in (value.addr, value.len, value.cap))
             cap = None
             if isinstance(value, Slice):
                 value, cap = value.items, value.cap
+            if isinstance(value, (int, float, bool)) or (isinstance(value, str)
+                                                          and not t.is_bytes):
+                raise CallError(f"expected a sequence for {t}, got {value!r}")
             data = self._elements(t.elem, value)
             n = len(data) // t.elem.size if t.elem.size else len(value)
             cap = n if cap is None else cap
@@ -459,12 +710,16 @@ class Machine(_core.Machine):
                 self.mem.write(ptr, data)
             return b"".join(x.to_bytes(8, "little") for x in (ptr, n, cap))
         if k == "array":
+            if isinstance(value, (int, float, bool)) or value is None:
+                raise CallError(f"expected {t.length} elements, got {value!r}")
             data = self._elements(t.elem, value)
             if len(data) != t.size:
                 raise CallError(f"{t}: expected {t.length} elements, got {len(value)}")
             return data
         if k == "struct":
             out = bytearray(t.size)
+            if isinstance(value, (int, float, bool, str, bytes)) or value is None:
+                raise CallError(f"expected a dict or a sequence of fields, got {value!r}")
             if isinstance(value, dict):
                 unknown = set(value) - {f for f, _, _ in t.fields}
                 if unknown:
@@ -492,6 +747,8 @@ class Machine(_core.Machine):
     def _pointer(self, t: GoType, value) -> int:
         if value is None:
             return 0
+        if isinstance(value, Ref) and isinstance(value.value, (bytes, bytearray)):
+            value = value.value       # raw pointee bytes (read back after the call)
         if isinstance(value, Ref):
             elem = t.elem or _BYTE
             v = _zero(elem) if value.value is None else value.value
@@ -629,7 +886,7 @@ class _CallFrame:
             m.set_reg(name, value)
         values = []
         for p, v in zip(sig.params, args):
-            raw = m.encode(p.type, v)
+            raw = m.encode_argument(self.fn.name, p, v)
             values.append(raw)
             self.passed.append(v)
             self.readback.append(self._readback_of(p.type, v, raw))
@@ -659,6 +916,10 @@ class _CallFrame:
         if t.kind == "string" and v is not None:
             ptr, n = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:16], "little")
             return ("elements", _BYTE, ptr, n)
+        if t.kind == "ptr" and isinstance(v, Ref) and isinstance(v.value, (bytes, bytearray)):
+            return ("raw", v.value, int.from_bytes(raw[:8], "little"), len(v.value))
+        if t.kind == "ptr" and isinstance(v, (bytes, bytearray)):
+            return ("raw", v, int.from_bytes(raw[:8], "little"), len(v))
         if t.kind == "ptr" and isinstance(v, Ref):
             return ("value", t.elem or _BYTE, int.from_bytes(raw[:8], "little"), 0)
         return None
@@ -690,6 +951,12 @@ class _CallFrame:
             elif rb[0] == "elements":
                 _, elem, ptr, n = rb
                 out.append(self.m._read_elements(elem, ptr, n, "argument"))
+            elif rb[0] == "raw":
+                _, original, ptr, n = rb
+                data = self.m.mem.read(ptr, n) if n else b""
+                if isinstance(original, bytearray):
+                    original[:] = data          # the caller's buffer, updated in place
+                out.append(Ref(data) if isinstance(v, Ref) else data)
             else:
                 _, elem, ptr, _n = rb
                 out.append(Ref(self.m.read_value(elem, ptr)))

@@ -442,20 +442,32 @@ def _fp_name(f: _Frame, off: int) -> str:
 
 
 def signatures_for(image) -> dict:
-    """Linked function name -> Go declaration, from the ``.go`` files beside the
-    image's assembly files (:func:`goasm.gosig.declarations_near`)."""
+    """Linked function name -> Go declaration: from the packages of a
+    :func:`goasm.load_package` image, else from the ``.go`` files beside the image's
+    assembly files (:func:`goasm.gosig.declarations_near`). Declarations that cannot be
+    laid out are left out."""
     from pathlib import Path
 
-    from goasm.gosig import declarations_near
+    from goasm.gosig import SignatureError, declarations_near
+    from goasm.gosig import split_linked_name
 
     files = sorted({f.file for f in image.functions.values() if f.file})
-    decls = declarations_near(files)
+    decls = None
     out = {}
     for name, fn in image.functions.items():
-        if not fn.file:
+        path, short = split_linked_name(name)
+        pkg = image.packages.get(path)
+        scope = pkg.decls if pkg is not None else None
+        if scope is None and fn.file:
+            if decls is None:
+                decls = declarations_near(files)
+            scope = decls.get(str(Path(fn.file).resolve().parent))
+        if scope is None:
             continue
-        folder = str(Path(fn.file).resolve().parent)
-        sig = decls.get(folder, {}).get(name.rsplit(".", 1)[-1].split("<", 1)[0])
+        try:
+            sig = scope.signature(short)
+        except SignatureError:
+            continue
         if sig is not None:
             out[name] = sig
     return out

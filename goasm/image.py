@@ -254,6 +254,12 @@ class Image:
     segments: list = attrs.field(factory=list)       # [Segment]
     entry: str | None = None
     files: tuple = ()
+    packages: dict = attrs.field(factory=dict)       # import path -> goasm.packages.Package
+    main_package: str = "main"                       # where short names resolve
+    variables: dict = attrs.field(factory=dict)      # linked name -> goasm.packages.Variable
+    var_overrides: dict = attrs.field(factory=dict)  # linked name -> Python value
+    declarations: object = None                      # goasm.packages.Declarations
+    goroot: object = None                            # a goruntime.GoRoot (--goroot images)
     _starts: list = attrs.field(factory=list, repr=False)
     _by_start: list = attrs.field(factory=list, repr=False)
 

@@ -95,10 +95,6 @@ GO_VARIABLES = types.MappingProxyType({
     "runtime.vdsoGetrandomSym": (8, "runtime/vdso_linux_amd64.go: var vdsoGetrandomSym uintptr"),
 })
 
-UNKNOWN_VARIABLE_SIZE = 64
-"""Size given to a Go variable the assembly reads or writes that :data:`GO_VARIABLES` does
-not list (zero-filled, like any Go variable before its package initialises)."""
-
 # internal/cpu/cpu_x86.go: CPUID bits (leaf 1 ECX; leaf 7 EBX/EDX; 0x80000001 EDX).
 _CPUID1_ECX_OSXSAVE = 1 << 27
 _CPUID1_ECX_AVX = 1 << 28
@@ -226,8 +222,9 @@ def load(files, goroot, *, include_dirs=(), defines=None, model=None, cache_dir=
     :class:`GoRuntimeModel` whose natives and variables are linked in (default: a new one
     for that GOROOT). Linking is not strict: symbols of Go code goasm does not model
     become placeholders that :meth:`GoRuntimeModel.bind` turns into stubs. A Go variable
-    the assembly uses but :data:`GO_VARIABLES` does not know is laid out zero-filled
-    (``model.unknown_variables`` lists them).
+    the assembly uses but :data:`GO_VARIABLES` does not know stays undefined: an
+    instruction that reads or writes it fails when it runs, naming it
+    (``model.unknown_variables`` lists them; they never silently read as zero).
     """
     from goasm.image import SymKind
     from goasm.link import link
@@ -240,11 +237,8 @@ def load(files, goroot, *, include_dirs=(), defines=None, model=None, cache_dir=
     data = list(model.data_symbols())
     image = link(units, natives=natives, data_symbols=tuple(data), strict=False)
     undef = {n for n, s in image.symbols.items() if s.kind is SymKind.UNDEF}
-    unknown = sorted(_memory_refs(image, undef))
-    if unknown:
-        model.unknown_variables = tuple(unknown)
-        data += [(n, UNKNOWN_VARIABLE_SIZE) for n in unknown]
-        image = link(units, natives=natives, data_symbols=tuple(data), strict=False)
+    model.unknown_variables = tuple(sorted(_memory_refs(image, undef)))
+    image.goroot = rt
     return image
 
 
@@ -264,10 +258,9 @@ class GoRuntimeModel(RuntimeModel):
         kwargs.setdefault("goroutine_stack", GOROUTINE_STACK)
         super().__init__(goroot.layout, **kwargs)
         self.goroot = goroot
-        self.unmodelled: tuple = ()
         self.unknown_variables: tuple = ()
         self.newstack_callers: list[str] = []
-        self.cpu_features: types.MappingProxyType = types.MappingProxyType({})
+        self.cpu_features: dict = {}
 
     # ------------------------------------------------------------------ wiring
 
@@ -280,10 +273,9 @@ class GoRuntimeModel(RuntimeModel):
         return sorted(out.items())
 
     def bind(self, machine) -> None:
-        """:meth:`RuntimeModel.bind`, then a stub (:meth:`unmodelled_call`) at every Go
-        function the assembly references but neither it nor the model defines."""
-        from goasm.image import SymKind
-
+        """:meth:`RuntimeModel.bind` (which puts a stub, :meth:`unmodelled_call`, at every
+        Go function the assembly references but neither it nor the model defines), and
+        the CPU-flag variables ``cpuinit`` fills."""
         super().bind(machine)
         for name in ("internal/cpu.X86", "runtime.isIntel", "runtime.memmoveBits",
                      "runtime.useAVXmemmove", "runtime.useAeshash", "runtime.argc",
@@ -291,34 +283,9 @@ class GoRuntimeModel(RuntimeModel):
             sym = machine.image.symbols.get(name)
             if sym is not None:
                 self.addrs[name] = sym.addr
-        stubs = []
-        for name, sym in machine.image.symbols.items():
-            if sym.kind is SymKind.UNDEF:
-                machine.natives[sym.addr] = self._stub(name)
-                stubs.append(name)
-        self.unmodelled = tuple(sorted(stubs))
 
-    def _stub(self, name: str):
-        def stub(machine) -> None:
-            self.unmodelled_call(machine, name)
-        stub.__doc__ = f"Go function {name}: not modelled by goasm."
-        return stub
-
-    def unmodelled_call(self, machine, name: str) -> None:
-        """A Go function goasm does not model was called: stop with its name and the
-        calling instruction's file:line (the CALL before the return address on the
-        stack; a jump there has no return address of its own, so the caller's caller is
-        named instead)."""
-        sp = machine.cpu.regs[4]
-        ret = machine.mem.read_u64(sp) if machine.mem.is_mapped(sp) else 0
-        site = machine.image.code.get(ret - 1)
-        if site is not None and site.op == "CALL":
-            pos, where = site.pos, machine.image.describe(site.addr)
-        else:
-            pos, where = None, f"return address {ret:#x}"
-        raise UnimplementedError(
-            f"call of Go function {name} (from {where}), which goasm does not model "
-            f"with the {self.goroot.version} runtime", pos)
+    def unmodelled_description(self) -> str:
+        return f"the {self.goroot.version} runtime"
 
     # ------------------------------------------------------------------ start-up
 
@@ -383,7 +350,7 @@ class GoRuntimeModel(RuntimeModel):
         if "runtime.useAeshash" in self.addrs:
             mem.write_u8(self.addrs["runtime.useAeshash"],
                          int(flags["AES"] and flags["SSSE3"] and flags["SSE41"]))
-        self.cpu_features = types.MappingProxyType(flags)
+        self.cpu_features = dict(flags)
 
     # ------------------------------------------------------------------ stacks
 

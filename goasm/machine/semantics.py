@@ -73,6 +73,10 @@ class Compiler:
             problem = validate.check(ins)
             if problem is not None:
                 raise LinkError(f"{problem}: {ins}", ins.pos)
+            undefined = _undefined_operand(ins, self.machine.image)
+            if undefined is not None:   # lazy linking: the error is reaching it
+                return _raise_link_error(f"undefined symbol {undefined} (used by {ins})",
+                                         ins.pos)
         op = canonical_mnemonic(ins.op)
         entry = TABLE.get(op)
         if entry is None:
@@ -136,7 +140,32 @@ def _decoded(ins) -> str:
 def _raise_link_error(message: str, pos):
     def _op():
         raise LinkError(message, pos)
+    _op.goasm_unresolved = message
     return _op
+
+
+def _undefined_operand(ins, image) -> str | None:
+    """An undefined symbol (``SymKind.UNDEF``, left by a lazy link) that ``ins`` reads,
+    writes or takes the address of; a direct CALL/JMP to one is not: it reaches the
+    runtime model's stub, which names the Go function."""
+    from goasm import ir
+    from goasm.image import SymKind
+
+    if not any(isinstance(a, (ir.Mem, ir.Addr, ir.Indirect)) for a in ins.args):
+        return None
+    direct_branch = ins.op in ("CALL", "JMP")
+    for i, a in enumerate(ins.args):
+        if isinstance(a, ir.Addr):
+            a = a.mem
+        elif isinstance(a, ir.Indirect):
+            a = a.target
+        elif direct_branch and i == len(ins.args) - 1:
+            continue
+        if isinstance(a, ir.Mem) and a.symbol is not None:
+            sym = image.symbols.get(a.symbol)
+            if sym is not None and sym.kind is SymKind.UNDEF:
+                return a.symbol
+    return None
 
 
 def _alias_entry(op: str):
