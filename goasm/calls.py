@@ -261,6 +261,8 @@ class Machine(_core.Machine):
         if not self.model.current_g(self):
             raise CallError("no goroutine after the bootstrap")
         self._ready = self.snapshot()
+        if self.check:
+            self._get_checker()         # signatures and stacks learnt once, not in a call
 
     def reset(self) -> None:
         """Return to the :meth:`ready` state."""

@@ -1,8 +1,9 @@
 """arith_amd64.s loaded as ``go build`` sees its package: goasm.load_package(folder).
 
 The folder is the package: its .s and .go files chosen by build constraints for
-linux/amd64, the Go declarations of all its .go files, symbols named by the package
-(``arith.Add``; with a go.mod, by the module path). Machine.unsupported() lists, before
+linux/amd64, the Go declarations of all its .go files, symbols named by its import path
+(examples/go.mod says ``module example``: ``example/testing.Add``; short names resolve in
+the first package loaded). Machine.unsupported() lists, before
 any call, what the package needs that goasm lacks (unresolved symbols, unimplemented
 instructions), each with its file:line.
 """
@@ -21,7 +22,9 @@ PACKAGE = Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def arith():
-    return goasm.Machine(goasm.load_package(PACKAGE), cpu="v2")
+    m = goasm.Machine(goasm.load_package(PACKAGE), cpu="v2")
+    m.ready()       # start the runtime now, not in the first (timed) hypothesis example
+    return m
 
 
 def test_nothing_is_missing(arith):
@@ -31,7 +34,7 @@ def test_nothing_is_missing(arith):
 @given(st.data())
 def test_index_byte(arith, data):
     s, c = data.draw(gst.arguments(arith, "IndexByte"))
-    assert arith.call("arith.IndexByte", s, c) == bytes(s).find(bytes([c]))
+    assert arith.call("example/testing.IndexByte", s, c) == bytes(s).find(bytes([c]))
 
 
 @given(gst.go_values("[]int64"))
