@@ -49,7 +49,7 @@ from pathlib import Path
 import attrs
 
 from goasm.errors import GoasmError, LimitError
-from goasm.gosig import GoType, Signature, declarations_near, parse_signature
+from goasm.gosig import GoType, Signature, packages_near, parse_signature
 from goasm.image import TEXT_BASE
 from goasm.machine import machine as _core
 from goasm.machine.state import M64
@@ -228,7 +228,7 @@ class Machine(_core.Machine):
             self._init_variables()
         if not image.packages:      # read the .go files now, not in the first call
             files = {f.file for f in image.functions.values() if f.file}
-            self._decls = declarations_near(sorted(files))
+            self._decls = packages_near(sorted(files))
 
     # ------------------------------------------------------------------ bootstrap
 
@@ -365,7 +365,7 @@ class Machine(_core.Machine):
             return None, short
         if self._decls is None:
             files = {f.file for f in self.image.functions.values() if f.file}
-            self._decls = declarations_near(sorted(files))
+            self._decls = packages_near(sorted(files))
         return self._decls.get(str(Path(fn.file).resolve().parent)), short
 
     # ------------------------------------------------------------------ calls

@@ -444,11 +444,11 @@ def _fp_name(f: _Frame, off: int) -> str:
 def signatures_for(image) -> dict:
     """Linked function name -> Go declaration: from the packages of a
     :func:`goasm.load_package` image, else from the ``.go`` files beside the image's
-    assembly files (:func:`goasm.gosig.declarations_near`). Declarations that cannot be
+    assembly files (:func:`goasm.gosig.packages_near`). Declarations that cannot be
     laid out are left out."""
     from pathlib import Path
 
-    from goasm.gosig import SignatureError, declarations_near
+    from goasm.gosig import SignatureError, packages_near
     from goasm.gosig import split_linked_name
 
     files = sorted({f.file for f in image.functions.values() if f.file})
@@ -460,7 +460,7 @@ def signatures_for(image) -> dict:
         scope = pkg.decls if pkg is not None else None
         if scope is None and fn.file:
             if decls is None:
-                decls = declarations_near(files)
+                decls = packages_near(files)
             scope = decls.get(str(Path(fn.file).resolve().parent))
         if scope is None:
             continue

@@ -1128,13 +1128,31 @@ def package_files(folder, tags=DEFAULT_TAGS) -> list[GoFile]:
     return out
 
 
-def declarations_near(s_files) -> dict:
-    """Go declarations for assembly functions: the package made of every ``.go`` file
-    in the folder of each of ``s_files`` (``_test.go`` files included; build
-    constraints for linux/amd64, :data:`DEFAULT_TAGS`), ``{folder: GoPackage}``."""
+def packages_near(s_files) -> dict:
+    """The Go package in the folder of each of ``s_files``: every ``.go`` file there
+    (``_test.go`` files included; build constraints for linux/amd64,
+    :data:`DEFAULT_TAGS`), ``{folder: GoPackage}``."""
     out: dict = {}
     for f in s_files:
         folder = str(Path(f).resolve().parent)
         if folder not in out:
             out[folder] = GoPackage(package_files(folder))
+    return out
+
+
+def declarations_near(s_files) -> dict:
+    """Go declarations for assembly functions, ``{folder: {name: Signature}}``: the
+    functions of :func:`packages_near` whose declarations can be laid out (those
+    without a body win over those with one)."""
+    out: dict = {}
+    for folder, pkg in packages_near(s_files).items():
+        sigs = {}
+        for name in pkg.func_names():
+            try:
+                sig = pkg.signature(name)
+            except SignatureError:
+                continue
+            if sig is not None:
+                sigs[name] = sig
+        out[folder] = sigs
     return out
