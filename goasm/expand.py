@@ -145,40 +145,77 @@ def text_line(fn: Function) -> str:
 
 def display_indices(fn: Function) -> list:
     """Line index (among instruction lines) of each instruction's first line; merged
-    prefixes take a line each, before their instruction."""
+    prefixes take a line each, before their instruction. An instruction from a raw run
+    is at the line of the raw statement holding its first byte."""
     out = []
     line = 0
     for ins in fn.instrs:
-        out.append(line)
-        line += len(ins.prefixes) + 1
+        raw = ins.listing
+        if raw is None:
+            out.append(line)
+            line += len(ins.prefixes) + 1
+            continue
+        written = len(ins.prefixes) - raw.prefixes
+        out.append(line - 1 if raw.inside and not written else line)
+        line += written + len(raw.lines)
     return out
 
 
-def instruction_lines(ins: LInstr, display=None) -> list:
-    """The -S lines of one instruction: its prefixes, then itself. An instruction decoded
-    from raw bytes prints as its source with the decoding beside it
-    (``LONG $0xdacb380f  // SHA256RNDS2 X0, X1, X2``)."""
-    lines = list(ins.prefixes)
+def _decoded_text(ins: LInstr, display) -> str:
     mnemonic = ins.op + "".join("." + s for s in ins.suffixes)
     branch_symbol = ins.op in _BRANCH_TO_SYMBOL_OPS
     ops = [format_operand(a, display, branch_symbol and i == len(ins.args) - 1)
            for i, a in enumerate(ins.args)]
     if ins.op in _COSMETIC_BYTE_SRC_OPS and ins.args and isinstance(ins.args[0], ir.Reg):
         ops[0] = _BYTE_REG.get(ops[0], ops[0])
-    text = mnemonic + ("\t" + ", ".join(ops) if ops else "")
+    return mnemonic + ("\t" + ", ".join(ops) if ops else "")
+
+
+def instruction_lines(ins: LInstr, display=None) -> list:
+    """The -S lines of one instruction: its prefixes, then itself. An instruction decoded
+    from raw bytes is shown as its source with the decoding beside it
+    (``LONG $0xdacb380f  // SHA256RNDS2 X0, X1, X2``: traces, errors, JSON);
+    :func:`expand_function` lists raw statements as Go does instead."""
+    lines = list(ins.prefixes)
+    text = _decoded_text(ins, display)
     if ins.source:
         text = f"{ins.source}  // {text}"
     lines.append(text)
     return lines
 
 
-def expand_function(fn: Function) -> list:
+def expand_function(fn: Function, comments: bool = True) -> list:
     """The TEXT line and one line per instruction, as ``go tool asm -S`` prints them
-    (branch targets as line indices, counting from 0 at the first instruction line)."""
+    (branch targets as line indices, counting from 0 at the first instruction line).
+
+    Raw ``BYTE``/``WORD``/``LONG``/``QUAD`` runs are listed as Go lists them, one line per
+    statement (:class:`goasm.decode.raw.RawListing`); with ``comments`` each decoded
+    instruction is added as ``  // SHA256RNDS2\tX0, X1, X2`` to the line of the statement
+    where it begins (several instructions beginning in one statement: ``; ``-separated)."""
     display = display_indices(fn)
     lines = [text_line(fn)]
+    commented = set()       # indices of lines that already carry a comment
     for ins in fn.instrs:
-        lines.extend(instruction_lines(ins, display))
+        raw = ins.listing
+        if raw is None:
+            lines.extend(instruction_lines(ins, display))
+            continue
+        written = len(ins.prefixes) - raw.prefixes
+        lines.extend(ins.prefixes[:written])
+        decoded = ins.source != ""        # data bytes of a run carry no decoding
+        if raw.inside and not written:
+            at = len(lines) - 1
+            lines.extend(raw.lines)
+        else:
+            at = len(lines)
+            lines.extend(raw.lines)
+        if comments and decoded and 0 < at < len(lines):
+            text = "; ".join((*ins.prefixes[written:], _decoded_text(ins, display)))
+            if at in commented:
+                lines[at] += "; " + text
+            else:
+                lines[at] += "  // " + text
+                commented.add(at)
     return lines
 
 

@@ -82,7 +82,9 @@ class LInstr:
     name in ``Mem.symbol``; branch targets are :class:`Target`. ``synthetic`` marks
     instructions the loader inserted (prologue, epilogue, stack-split check).
     ``source`` is set for instructions decoded from raw ``BYTE``/``LONG`` statements: their
-    text (``LONG $0xdacb380f``), which listings print beside the decoded instruction.
+    text (``LONG $0xdacb380f``), which traces and errors print beside the decoded
+    instruction; ``listing`` (:class:`goasm.decode.raw.RawListing`, also set for data
+    bytes of a raw run) is how ``go tool asm -S`` lists those statements.
     """
 
     addr: int
@@ -96,6 +98,7 @@ class LInstr:
     synthetic: bool = False
     prefixes: tuple = ()     # LOCK / REP / REPN ... merged from preceding statements
     source: str = ""         # raw statements it was decoded from (goasm.decode.raw)
+    listing: object = None   # goasm.decode.raw.RawListing for instructions from raw runs
 
     @property
     def next_addr(self) -> int:

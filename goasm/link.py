@@ -170,7 +170,7 @@ class _Prog:
     """
 
     __slots__ = ("op", "args", "suffixes", "pos", "synthetic", "branch", "target", "label",
-                 "prefixes", "source")
+                 "prefixes", "source", "listing")
 
     def __init__(self, op, args=(), suffixes=(), pos=None, synthetic=False):
         self.op = op
@@ -183,6 +183,7 @@ class _Prog:
         self.label = None
         self.prefixes = ()
         self.source = ""      # raw BYTE/LONG statements this instruction was decoded from
+        self.listing = None   # how -S lists them (goasm.decode.raw.RawListing)
 
 
 _START = object()   # branch target: the TEXT prog itself, i.e. the function's first instruction
@@ -454,7 +455,8 @@ class _Linker:
                 pending.append(stmt.name)
                 continue
             p = _Prog(amd64.canonical_mnemonic(stmt.op), stmt.args, stmt.suffixes, stmt.pos)
-            p.source = sources.get(id(stmt), "")
+            if sources:
+                p.source, p.listing = sources.get(id(stmt), ("", None))
             progs.append(p)
             for name in pending:
                 labels[name] = p
@@ -897,7 +899,8 @@ class _Linker:
                 ti = 0 if t is _START else index[id(t)]
                 args[-1] = Target(sym.addr + ti, ti, p.label, pos=p.pos)
             instrs.append(LInstr(sym.addr + i, p.op, tuple(args), p.suffixes, p.pos or fw.text.pos,
-                                 fw.name, i, 1, p.synthetic, p.prefixes, p.source))
+                                 fw.name, i, 1, p.synthetic, p.prefixes, p.source,
+                                 p.listing))
         return Function(sym, fw.text, fw.flags, fw.frame, fw.args, tuple(instrs), fw.bpsize,
                         fw.file)
 
@@ -973,14 +976,17 @@ def _adjust_frame_ref(arg, deltasp: int, bpsize: int):
 def _brloop(progs: list) -> None:
     """pass.go linkpatch + brloop (Flag_optimize is on in cmd/asm): a branch to a JMP is
     redirected to that JMP's final target; a chain of 5000 JMPs (a JMP loop) loses its
-    target, which span6 turns into a branch to itself."""
+    target, which span6 turns into a branch to itself. Instructions decoded from raw bytes
+    are opaque to cmd/asm: a raw branch keeps its target and a branch to a raw JMP is not
+    redirected."""
     for p in progs:
-        if not p.branch or p.target is None:
+        if not p.branch or p.target is None or p.source:
             continue
         q = p.target
         count = 0
         while True:
-            if q is _START or q.op != "JMP" or not q.branch or q.target is None:
+            if (q is _START or q.op != "JMP" or not q.branch or q.target is None
+                    or q.source):
                 break
             count += 1
             if count >= 5000:

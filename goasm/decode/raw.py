@@ -20,8 +20,12 @@ Rules (each violation is a :class:`goasm.errors.LinkError` with file:line and th
   instructions in bytes); a RIP-relative operand is refused for the same reason.
 
 Each decoded instruction keeps the text of the raw statements it came from
-(:attr:`goasm.image.LInstr.source`), so listings, traces, the debugger and error
-messages show ``LONG $0xdacb380f  // SHA256RNDS2 X0, X1, X2``.
+(:attr:`goasm.image.LInstr.source`), so traces, the debugger and error messages show
+``LONG $0xdacb380f  // SHA256RNDS2 X0, X1, X2``, and a :class:`RawListing`
+(:attr:`goasm.image.LInstr.listing`): the raw statements as ``go tool asm -S`` lists
+them, one line per ``BYTE``/``WORD``/``LONG``/``QUAD`` at its own offset
+(``LONG\t$3670751247``), each listed with the instruction (or data byte) its first byte
+belongs to; listings add the decoding as a comment on the line where it begins.
 """
 
 from __future__ import annotations
@@ -32,6 +36,34 @@ from goasm import ir
 from goasm.errors import DecodeError, LinkError
 
 RAW_WIDTH = {"BYTE": 1, "WORD": 2, "LONG": 4, "QUAD": 8}
+
+
+class RawListing:
+    """How an instruction decoded from a raw run is listed in the style of
+    ``go tool asm -S``, which sees only the raw statements (asm6.go ABYTE...): ``lines``,
+    the statements whose first byte lies in the instruction's bytes (its prefixes
+    included), as Go prints them (``BYTE\t$204``; possibly none); ``inside``: the
+    instruction begins inside the statement listed before it (a ``LONG`` holding two
+    instructions), where listings put its decoding; ``prefixes``: how many of the
+    instruction's ``prefixes`` came from its bytes (the others are written statements
+    merged into it, listed on their own lines as usual)."""
+
+    __slots__ = ("lines", "inside", "prefixes")
+
+    def __init__(self, lines: tuple, inside: bool, prefixes: int = 0):
+        self.lines = lines
+        self.inside = inside
+        self.prefixes = prefixes
+
+    def __eq__(self, other):
+        return (isinstance(other, RawListing) and self.lines == other.lines
+                and self.inside == other.inside and self.prefixes == other.prefixes)
+
+    def __hash__(self):
+        return hash((self.lines, self.inside, self.prefixes))
+
+    def __repr__(self):
+        return f"RawListing({self.lines!r}, {self.inside!r}, {self.prefixes!r})"
 
 
 def is_raw(stmt) -> bool:
@@ -53,9 +85,20 @@ def raw_text(stmt: ir.Instr) -> str:
     return f"{stmt.op} ${stmt.args[0].value & ((1 << (8 * width)) - 1):#x}"
 
 
+def listing_line(stmt: ir.Instr) -> str:
+    """The raw statement as ``go tool asm -S`` prints it: the operand as the assembler
+    holds it (an int64: ``LONG $0xdacb380f`` is ``LONG\t$3670751247``, ``QUAD $~0`` is
+    ``QUAD\t$-1``)."""
+    value = stmt.args[0].value & ((1 << 64) - 1)
+    if value >> 63:
+        value -= 1 << 64
+    return f"{stmt.op}\t${value}"
+
+
 def expand_runs(body: list, decoder=None) -> tuple[list, dict]:
     """``body`` (the statements of one TEXT symbol) with every raw run replaced by its
-    decoded instructions; also ``{id(instr): source text}`` for those instructions.
+    decoded instructions; also ``{id(instr): (source text, RawListing)}`` for the
+    instructions (and data bytes) that came from raw runs.
     ``decoder``: a :class:`goasm.decode.Decoder` to reuse (its caches), else a new one."""
     if not any(is_raw(s) for s in body):
         return body, {}
@@ -102,6 +145,13 @@ def _decode_run(run: list, decoder, sources: dict, followed: bool) -> list:
             data += raw_bytes(stmt)
     data = bytes(data)
     starts = [off for off, _ in pieces]
+    stmt_starts = frozenset(starts)
+
+    def listing(lo: int, hi: int, prefixes: int = 0) -> RawListing:
+        a = bisect.bisect_left(starts, lo)
+        b = bisect.bisect_left(starts, hi)
+        return RawListing(tuple(listing_line(s) for _, s in pieces[a:b]),
+                          lo not in stmt_starts, prefixes)
 
     def piece_at(offset: int):
         return pieces[bisect.bisect_right(starts, offset) - 1][1]
@@ -141,11 +191,15 @@ def _decode_run(run: list, decoder, sources: dict, followed: bool) -> list:
         stmt = piece_at(off)
         pos = stmt.pos
         if d is None:               # data: cmd/asm emits the byte, nothing executes it
-            out.append(ir.Instr("BYTE", (ir.Imm(data[off]),), (), pos))
+            byte = ir.Instr("BYTE", (ir.Imm(data[off]),), (), pos)
+            out.append(byte)
+            sources[id(byte)] = ("", listing(off, off + 1))
             continue
         out += label_at.get(d.offset, [])
-        for prefix in d.prefixes:
-            out.append(ir.Instr(prefix, (), (), pos))
+        for prefix in d.prefixes:   # merged into the instruction by the linker
+            pre = ir.Instr(prefix, (), (), pos)
+            out.append(pre)
+            sources[id(pre)] = ("", RawListing((), True))
         ins = d.instr
         args = ins.args
         if d.target is not None:
@@ -163,7 +217,8 @@ def _decode_run(run: list, decoder, sources: dict, followed: bool) -> list:
             args = args + (ir.PCRel(first_stmt[t] - here, pos=pos),)
         new = ir.Instr(ins.op, args, ins.suffixes, pos)
         out.append(new)
-        sources[id(new)] = _source(pieces, starts, d)
+        sources[id(new)] = (_source(pieces, starts, d),
+                            listing(d.offset, d.offset + d.size, len(d.prefixes)))
     out += label_at.get(len(data), [])
     return out
 
