@@ -415,3 +415,70 @@ def test_archexp_fma_differs_from_sse(exp_machine):
         if _call_exp(m, image, x, True) != _call_exp(m, image, x, False):
             diffs += 1
     assert diffs > 0
+
+
+# --------------------------------------------------------------------------- fast paths
+
+def _element(fmt):
+    """Element bits rich in the cases the fast paths must hand over: zeros, denormals,
+    infinities, NaNs, huge and tiny values, and ordinary ones."""
+    special = st.sampled_from([0, fmt.sign, 1, fmt.frac, fmt.inf, fmt.sign | fmt.inf,
+                               fmt.exp | 1, fmt.indefinite, fmt.max, fmt.hidden,
+                               fmt.bias << fmt.mbits, (fmt.bias + 1) << fmt.mbits])
+    normal = st.builds(lambda s, e, m: s << (fmt.bits - 1) | e << fmt.mbits | m,
+                       st.integers(0, 1), st.integers(1, (1 << fmt.ebits) - 2),
+                       st.integers(0, fmt.frac))
+    mid = st.builds(lambda s, e, m: s << (fmt.bits - 1) | e << fmt.mbits | m,
+                    st.integers(0, 1), st.integers(fmt.bias - 20, fmt.bias + 20),
+                    st.integers(0, fmt.frac))
+    return st.one_of(mid, mid, normal, special)
+
+
+def _vector(fmt, n):
+    return st.lists(_element(fmt), min_size=n, max_size=n).map(
+        lambda xs: sum(x << (fmt.bits * i) for i, x in enumerate(xs)))
+
+
+FAST_CASES = [(fmt, n) for fmt in (fp.F32, fp.F64) for n in (1, 2, 4)]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(FAST_CASES), st.data(), st.sampled_from([0x1FA0, 0x1FBF, 0x9FE0]))
+def test_fast_paths_agree_with_the_exact_path(case, data, mx):
+    """Every fast path returns either None (hand over) or exactly what the exact element
+    path computes, and never when that path would raise a flag not yet set."""
+    from goasm.machine.ops import fpvec, vfp
+
+    fmt, n = case
+    a, b, c = (data.draw(_vector(fmt, n)) for _ in range(3))
+    full = (1 << n) - 1
+
+    def exact(kernel_fn, *args):
+        cpu = _CPU(mx)
+        return kernel_fn(cpu, full, *args), cpu.mxcsr
+
+    checks = []
+    for op in ("ADD", "SUB", "MUL", "DIV", "MIN", "MAX"):
+        slow = fpvec.elementwise((vfp._lane_binary(fmt, op),), fmt.nbytes, fmt.nbytes, n, 2)
+        checks.append((vfp._fast_binary(fmt, op, n, False, None), slow, (a, b)))
+    checks.append((fpvec.fast_sqrt(fmt, n), fpvec.elementwise(
+        (lambda x, m: fp.sqrt(fmt, x, m),), fmt.nbytes, fmt.nbytes, n, 1), (a,)))
+    for negp, negc in ((False, False), (True, False), (False, True), (True, True)):
+        slow = fpvec.elementwise((vfp._fma_lane(fmt, negp, negc),), fmt.nbytes, fmt.nbytes,
+                                 n, 3)
+        checks.append((fpvec.fast_fma(fmt, n, negp, negc), slow, (a, b, c)))
+    imm = data.draw(st.integers(0, 31))
+    checks.append((fpvec.fast_compare(fmt, n, imm, fmt.nbytes), fpvec.elementwise(
+        (vfp._cmp_lane(fmt, imm),), fmt.nbytes, fmt.nbytes, n, 2), (a, b)))
+    other = fp.F32 if fmt is fp.F64 else fp.F64
+    checks.append((fpvec.fast_convert(fmt, other, n), fpvec.elementwise(
+        (lambda x, m: fp.convert(fmt, other, x, m),), fmt.nbytes, other.nbytes, n, 1),
+        (a,)))
+    for fast, slow, args in checks:
+        got = fast(_CPU(mx), *args)
+        if got is None:
+            continue
+        want, want_mx = exact(slow, *args)
+        assert got == want, (fast, [hex(x) for x in args], hex(got), hex(want))
+        assert want_mx == mx, (fast, [hex(x) for x in args], hex(want_mx))

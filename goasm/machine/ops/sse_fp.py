@@ -26,7 +26,7 @@ from goasm.machine.ops import fpvec
 from goasm.machine.ops.base import BadForm, handles
 from goasm.machine.ops.lanes import M128, imm8, need, read_src, xmm
 from goasm.machine.ops.vfp import (_addsub_kernel, _cmp_lane, _comis_fn, _horizontal_kernel,
-                                   binary_kernel, dpp_kernel, round_kernel, scalar_kernel,
+                                   binary_kernel, cmp_kernel, dpp_kernel, round_kernel, scalar_kernel,
                                    sqrt_kernel)
 
 _FMTS = (("SD", fp.F64, False), ("SS", fp.F32, False), ("PD", fp.F64, True),
@@ -120,9 +120,10 @@ def cmp(e, args, fmt, is_packed):
     ew = fmt.nbytes
     e.emit(f"s = {read_src(e, src, 16 if is_packed else ew)}")
     if is_packed:
-        _emit_packed(e, dst, fpvec.elementwise((_cmp_lane(fmt, imm),), ew, ew, 16 // ew, 2))
+        _emit_packed(e, dst, cmp_kernel(fmt, imm, 16 // ew, to_mask=False))
     else:
-        _emit_scalar(e, dst, fpvec.scalar(_cmp_lane(fmt, imm), 2), ew)
+        _emit_scalar(e, dst, fpvec.scalar(_cmp_lane(fmt, imm), 2,
+                                          fast=fpvec.fast_compare(fmt, 1, imm, ew)), ew)
     e.next()
 
 
@@ -237,7 +238,8 @@ def cvt_scalar(e, args, src, dst):
     s, d = need(args, 2)
     xmm(d)
     e.emit(f"s = {read_src(e, s, src.nbytes)} & {e.const((1 << src.bits) - 1)}")
-    k = fpvec.scalar(lambda a, mx: fp.convert(src, dst, a, mx), 1)
+    k = fpvec.scalar(lambda a, mx: fp.convert(src, dst, a, mx), 1,
+                     fast=fpvec.fast_convert(src, dst, 1))
     low = (1 << dst.bits) - 1
     x = f"xmm[{e.const(d.index)}]"
     e.write(d, 16, f"{x} & {e.const(M128 ^ low)} | {e.call(k, 'cpu', '1', 's')}")
@@ -265,7 +267,10 @@ def cvt_packed(e, args, src, dst, truncate, mem_width):
     e.emit(f"s = {read_src(e, s, mem_width)}")
     if s.kind == "xmm" and n * sb < 16:
         e.emit(f"s = s & {e.const((1 << (8 * n * sb)) - 1)}")
-    k = fpvec.elementwise((_conv(src, dst, truncate),), sb, db, n, 1)
+    fast = None
+    if isinstance(src[1], fp.Fmt) and isinstance(dst[1], fp.Fmt):
+        fast = fpvec.fast_convert(src[1], dst[1], n)
+    k = fpvec.elementwise((_conv(src, dst, truncate),), sb, db, n, 1, fast=fast)
     e.write(d, 16, e.call(k, "cpu", e.const((1 << n) - 1), "s"))
     e.next()
 

@@ -66,22 +66,28 @@ def _lane_binary(fmt, op):
 _FAST = {"ADD": "add", "SUB": "sub", "MUL": "mul", "DIV": "div"}
 
 
+def _fast_binary(fmt, op, n, sae, rc):
+    if sae or rc is not None:
+        return None
+    if op in _FAST:
+        return fpvec.fast_binary(fmt, n, _FAST[op])
+    return fpvec.fast_minmax(fmt, n, op == "MAX")
+
+
+@lru_cache(maxsize=None)
 def binary_kernel(fmt, op: str, n: int, *, sae=False, rc=None):
     """The kernel of a packed ADD/SUB/MUL/DIV/MIN/MAX on ``n`` elements."""
-    fast = None
-    if op in _FAST and not sae and rc is None:
-        fast = fpvec.fast_binary(fmt, n, _FAST[op])
     return fpvec.elementwise((_lane_binary(fmt, op),), fmt.nbytes, fmt.nbytes, n, 2,
-                             sae=sae, rc=rc, fast=fast)
+                             sae=sae, rc=rc, fast=_fast_binary(fmt, op, n, sae, rc))
 
 
+@lru_cache(maxsize=None)
 def scalar_kernel(fmt, op: str, *, sae=False, rc=None):
-    fast = None
-    if op in _FAST and not sae and rc is None:
-        fast = fpvec.fast_binary(fmt, 1, _FAST[op])
-    return fpvec.scalar(_lane_binary(fmt, op), 2, sae=sae, rc=rc, fast=fast)
+    return fpvec.scalar(_lane_binary(fmt, op), 2, sae=sae, rc=rc,
+                        fast=_fast_binary(fmt, op, 1, sae, rc))
 
 
+@lru_cache(maxsize=None)
 def sqrt_kernel(fmt, n: int, *, sae=False, rc=None):
     fast = fpvec.fast_sqrt(fmt, n) if not sae and rc is None else None
     return fpvec.elementwise((partial(fp.sqrt, fmt),), fmt.nbytes, fmt.nbytes, n, 1,
@@ -237,11 +243,14 @@ def _fma_lane(fmt, negp, negc):
     return fn
 
 
+@lru_cache(maxsize=None)
 def fma_kernel(fmt, kind: str, n: int, *, sae=False, rc=None):
     even, odd = _FMA_KINDS[kind]
     fns = (_fma_lane(fmt, *even),) if even == odd else (_fma_lane(fmt, *even),
                                                        _fma_lane(fmt, *odd))
-    return fpvec.elementwise(fns, fmt.nbytes, fmt.nbytes, n, 3, sae=sae, rc=rc)
+    fast = fpvec.fast_fma(fmt, n, *even) if even == odd and not sae and rc is None \
+        else None
+    return fpvec.elementwise(fns, fmt.nbytes, fmt.nbytes, n, 3, sae=sae, rc=rc, fast=fast)
 
 
 @vhandles(*_fma_specs())
@@ -270,7 +279,9 @@ def vfma(e, args, kind, order, fmt, scalar):
                else f"s3 = {vec.vreg_expr(e, src3.index, 16)} & {low}")
         ops = ("d & " + low, "s2", "s3")
         even = _FMA_KINDS[kind][0]
-        k = fpvec.scalar(_fma_lane(fmt, *even), 3, sae=sae, rc=rc)
+        k = fpvec.scalar(_fma_lane(fmt, *even), 3, sae=sae, rc=rc,
+                         fast=fpvec.fast_fma(fmt, 1, *even) if not sae and rc is None
+                         else None)
         e.emit(f"r = {e.call(k, 'cpu', scalar_mask(e, v), ops[ia], ops[ib], ops[ic])}")
         e.emit("a = d")         # the upper elements come from the destination
         scalar_write(e, v, ew, "r")
@@ -304,18 +315,24 @@ def _cmp_bit_lane(fmt, imm):
     return fn
 
 
+@lru_cache(maxsize=None)
 def cmp_kernel(fmt, imm: int, n: int, *, to_mask: bool, sae=False):
     """Packed compare: all-ones elements (VEX) or one bit per element (EVEX, into K)."""
     if not to_mask:
         return fpvec.elementwise((_cmp_lane(fmt, imm),), fmt.nbytes, fmt.nbytes, n, 2,
-                                 sae=sae)
+                                 sae=sae, fast=None if sae else
+                                 fpvec.fast_compare(fmt, n, imm, fmt.nbytes))
     inner = fpvec.elementwise((_cmp_bit_lane(fmt, imm),), fmt.nbytes, 1, n, 2, sae=sae)
-    rep = vec.repeat(1, n)
+    fast = None if sae else fpvec.fast_compare(fmt, n, imm, 0)
+    full = (1 << n) - 1
 
     def run(cpu, mask, a, b):
+        if fast is not None and mask & full == full:
+            r = fast(cpu, a, b)
+            if r is not None:
+                return r
         r = inner(cpu, mask, a, b)      # one byte (0 or 1) per element
-        # gather bit 0 of every byte: n <= 16 elements
-        out = 0
+        out = 0                         # gather bit 0 of every byte
         i = 0
         while r:
             if r & 1:
@@ -323,7 +340,6 @@ def cmp_kernel(fmt, imm: int, n: int, *, to_mask: bool, sae=False):
             r >>= 8
             i += 1
         return out
-    del rep
     return run
 
 
@@ -349,7 +365,8 @@ def vcmp(e, args, fmt, scalar):
         e.emit(f"b = {scalar_mem(e, v, b, ew)}" if b.kind == "mem"
                else f"b = {vec.vreg_expr(e, b.index, 16)} & {e.const(_low(ew))}")
         lane = _cmp_bit_lane(fmt, imm) if to_mask else _cmp_lane(fmt, imm)
-        k = fpvec.scalar(lane, 2, sae=sae)
+        k = fpvec.scalar(lane, 2, sae=sae, fast=None if sae else fpvec.fast_compare(
+            fmt, 1, imm, 0 if to_mask else fmt.nbytes))
         e.emit(f"r = {e.call(k, 'cpu', scalar_mask(e, v), 'a & ' + e.const(_low(ew)), 'b')}")
         if to_mask:
             e.emit(f"kreg[{e.const(v.dst.index)}] = r")

@@ -113,8 +113,11 @@ def vcvt_packed(e, args, src, dst, truncate, src_width):
         n = d.vw // db
         width = n * sb
     rc = RC_OF[v.rounding] if v.rounding is not None else None
+    fast = None
+    if isinstance(sk, fp.Fmt) and isinstance(dk, fp.Fmt) and not v.sae:
+        fast = fpvec.fast_convert(sk, dk, n)
     kernel = fpvec.elementwise((lane_fn(src, dst, truncate),), sb, db, n, 1, sae=v.sae,
-                               rc=rc)
+                               rc=rc, fast=fast)
     vs = attrs.evolve(v, width=width)
     e.emit(f"a = {_read_low(e, vs, s, sb)}")
     out = n * db
@@ -202,7 +205,8 @@ def vcvt_scalar_float(e, args, src, dst):
     e.emit(f"b = {scalar_mem(e, v, b, src.nbytes)}" if b.kind == "mem"
            else f"b = xmm[{e.const(b.index)}] & {e.const((1 << src.bits) - 1)}")
     rc = RC_OF[v.rounding] if v.rounding is not None else None
-    k = fpvec.scalar(lambda x, mx: fp.convert(src, dst, x, mx), 1, sae=v.sae, rc=rc)
+    k = fpvec.scalar(lambda x, mx: fp.convert(src, dst, x, mx), 1, sae=v.sae, rc=rc,
+                     fast=None if v.sae else fpvec.fast_convert(src, dst, 1))
     e.emit(f"r = {e.call(k, 'cpu', scalar_mask(e, v), 'b')}")
     scalar_write(e, v, dst.nbytes, "r")
     e.next()
