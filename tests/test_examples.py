@@ -104,3 +104,14 @@ def test_goasm_run_matches_native(example):
         f"goasm run {example.name}: stdout/stderr/status differ from the native run\n"
         f"  goasm : {got!r}\n  native: {native_result!r}"
     )
+
+
+@pytest.mark.parametrize("cpu", ("v1", "v3", "v4", "amd"))
+@pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
+def test_goasm_run_matches_native_under_every_preset(example, cpu):
+    """The same output and exit status under every CPU model (issues #12 and #13: the
+    ``intel`` default above, the x86-64 levels v1/v3/v4 and the AMD model): a preset
+    changes what CPUID reports and which paths code takes, never what a program prints."""
+    native_result = native.run_native(native.build_native(example))
+    got = run_goasm(_asm_file(example).relative_to(REPO), ("--cpu", cpu))
+    assert got == native_result, (cpu, got, native_result)
