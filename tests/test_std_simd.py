@@ -236,3 +236,82 @@ def test_sha512_block_avx2(load, preset):
     check()
     assert not cov.missed()
     cov.close()
+
+
+# ----------------------------------------------------------------------------- chacha20poly1305
+
+CHACHA_PKG = "vendor/golang.org/x/crypto/chacha20poly1305"
+CHACHA_SIZES = (0, 1, 16, 64, 129, 192, 193, 320, 321, 384, 385, 511, 512, 513, 640, 767,
+                768, 769, 896, 1000, 1024, 1025, 1152, 1344, 1400, 1536, 1600)
+"""chacha20poly1305_amd64.s (AVX2 only in Go 1.27; useAVX2 = SSSE3 && AVX2 && BMI2 from
+golang.org/x/sys/cpu): <= 192 bytes (0xc0) one 2-block pass, <= 320 (0x140) a 3-block
+pass, longer: 512 bytes per main loop and a 128/256/384/512-byte tail; the additional
+data is hashed by polyHashADInternal (13 bytes, the TLS case, by its own path; 16-byte
+loop; a partial tail)."""
+
+
+def _rfc8439_vector():
+    """RFC 8439, 2.8.2 (the AEAD test vector): key, nonce, AAD, plaintext, tag."""
+    pt = (b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip "
+          b"for the future, sunscreen would be it.")
+    return (bytes(range(0x80, 0xA0)), bytes.fromhex("070000004041424344454647"),
+            bytes.fromhex("50515253c0c1c2c3c4c5c6c7"), pt,
+            bytes.fromhex("1ae10b594f09e26a7e902ecbd0600691"))
+
+
+@pytest.mark.parametrize("preset", AVX2_PRESETS)
+def test_chacha20poly1305(load, preset):
+    """chacha20Poly1305Seal(dst, key []uint32, src, ad) and chacha20Poly1305Open (the
+    state Go's setupState builds: refs.chacha20_state) against RFC 8439 in Python: Seal
+    writes ciphertext || tag; Open (src = the ciphertext, the tag after it, as Go's open
+    slices it: slice_at with cap) decrypts and returns true, and returns false when any
+    bit of the tag or the ciphertext or the AD is flipped."""
+    _sha_features(preset, "ssse3", "avx2", "bmi2")
+    m = machine(load(CHACHA_PKG, goamd64=goamd64(preset)), preset)
+    cov = Coverage(m, "chacha20Poly1305Seal", "chacha20Poly1305Open", "polyHashADInternal<>")
+
+    def seal(state, pt, ad) -> bytes:
+        res = m.invoke("chacha20Poly1305Seal", bytearray(len(pt) + 16), state, pt, ad)
+        return bytes(res.args[0])
+
+    def open_(state, sealed, ad):
+        n = len(sealed) - 16
+        m.reset()
+        addr = m.alloc(sealed)
+        res = m.invoke("chacha20Poly1305Open", bytearray(n), state,
+                       m.slice_at(addr, n, n + 16), ad, fresh=False)
+        return res.value, bytes(res.args[0])
+
+    key, nonce, ad, pt, tag = _rfc8439_vector()
+    state = refs.chacha20_state(key, nonce)
+    sealed = seal(state, pt, ad)
+    assert sealed[-16:] == tag and sealed == refs.aead_seal(state, pt, ad)
+    assert open_(state, sealed, ad) == (True, pt)
+
+    def check(state, pt, ad, flip):
+        sealed = seal(state, pt, ad)
+        assert sealed == refs.aead_seal(state, pt, ad)
+        assert open_(state, sealed, ad) == (True, pt)
+        bad = bytearray(sealed)
+        if flip < len(ad) * 8 and ad:
+            bad_ad = bytearray(ad)
+            bad_ad[flip // 8] ^= 1 << flip % 8
+            assert open_(state, sealed, bytes(bad_ad))[0] is False
+        bit = flip % (8 * len(bad))
+        bad[bit // 8] ^= 1 << bit % 8
+        assert open_(state, bytes(bad), ad)[0] is False
+
+    @SETTINGS
+    @given(st.binary(min_size=32, max_size=32), st.binary(min_size=12, max_size=12),
+           st.integers(0, 1600), st.sampled_from([0, 1, 12, 13, 16, 17, 40]), st.data())
+    def hyp(key, nonce, n, adn, data):
+        pt = data.draw(st.binary(min_size=n, max_size=n))
+        ad = data.draw(st.binary(min_size=adn, max_size=adn))
+        check(refs.chacha20_state(key, nonce), pt, ad, data.draw(st.integers(0, 1 << 16)))
+    hyp()
+    stream = bytes(range(256)) * 7
+    for i, n in enumerate(CHACHA_SIZES):
+        ad = stream[:(0, 13, 16, 40)[i % 4]]
+        check(refs.chacha20_state(bytes([i]) * 32, bytes(12)), stream[:n], ad, 8 * n + i)
+    assert not cov.missed()
+    cov.close()
