@@ -1078,10 +1078,16 @@ def _cache_key(goroot: Path) -> str:
     return f"{goroot_version(goroot)}-{hashlib.sha256(real.encode()).hexdigest()[:12]}"
 
 
+_ENV_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
 def _parse_asm_include_dirs(x_output: str) -> tuple[str | None, dict[str, str]]:
     """From ``go build -x`` stderr: the WORK directory and, per package directory, the
     ``$WORK/bNNN/`` that ``go tool asm`` got as its first ``-I`` (cmd/go prints ``cd DIR``
-    before commands whose directory changed, under one lock, so tracking it is sound)."""
+    before commands whose directory changed, under one lock, so tracking it is sound).
+    A command line may start with the environment cmd/go sets for it (``GOAMD64='v3'
+    .../asm ...`` when GOAMD64 is not the default): those ``NAME=value`` words are
+    skipped."""
     work = None
     cur = None
     found: dict[str, str] = {}
@@ -1098,6 +1104,8 @@ def _parse_asm_include_dirs(x_output: str) -> tuple[str | None, dict[str, str]]:
             argv = shlex.split(line)
         except ValueError:
             continue
+        while argv and _ENV_WORD.match(argv[0]):
+            argv = argv[1:]
         if not argv or os.path.basename(argv[0]) != "asm":
             continue
         for a, b in zip(argv, argv[1:]):

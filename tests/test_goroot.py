@@ -490,6 +490,10 @@ def test_parse_asm_include_dirs():
     work, dirs = gr._parse_asm_include_dirs(trace)
     assert work == "/tmp/go-build123"
     assert dirs == {os.path.realpath("/goroot/src/internal/cpu"): "$WORK/b006/"}
+    # GOAMD64 other than v1: cmd/go prefixes the command with the variable it sets
+    trace = trace.replace("/goroot/pkg/tool/linux_amd64/asm",
+                          "GOAMD64='v3' /goroot/pkg/tool/linux_amd64/asm")
+    assert gr._parse_asm_include_dirs(trace)[1] == dirs
 
 
 # ---------------------------------------------------------------------------------------

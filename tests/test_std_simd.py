@@ -315,3 +315,96 @@ def test_chacha20poly1305(load, preset):
         check(refs.chacha20_state(bytes([i]) * 32, bytes(12)), stream[:n], ad, 8 * n + i)
     assert not cov.missed()
     cov.close()
+
+
+# ----------------------------------------------------------------------------- bytealg
+
+BYTEALG_SSE_ONLY = {
+    "memeqbody<>": {"hugeloop"},
+    "cmpbody<>": {"big_loop", "diff32", "diff64"},    # diff32/64: big_loop's exits
+}
+"""Targets only a CPU without AVX2 reaches (the SSE loops the AVX2 check skips); under
+GOAMD64=v3 (``hasAVX2``) they are not assembled at all (diff32/diff64 stay as labels
+no branch targets)."""
+
+
+@st.composite
+def placed(draw, max_size=300):
+    """Bytes and where they sit in their page: anywhere, or ending at the page's end
+    (the small-size paths load 16 or 8 bytes and branch on a load crossing a page)."""
+    data = draw(st.binary(max_size=max_size))
+    at_end = draw(st.booleans())
+    off = 4096 - len(data) if at_end else draw(st.integers(0, 4096 - len(data)))
+    return data, off
+
+
+def put(m, data: bytes, off: int) -> int:
+    """``data`` at ``off`` in a fresh page of the call arena (the next page mapped too,
+    as the heap would be); its address."""
+    page = m.alloc(8192, align=4096)
+    m.mem.write(page + off, data)
+    return page + off
+
+
+@pytest.mark.parametrize("preset", AVX2_PRESETS)
+def test_bytealg(load, preset):
+    """internal/bytealg IndexByte (indexbytebody: < 16 bytes small/endofpage, <= 32 SSE,
+    larger avx2_loop and the last-32-byte tail), Count (countbody: >= 64 bytes AVX2 with
+    the overlapping last 64 and the mask; POPCNT), runtime.memequal (memeqbody: >= 64
+    bytes hugeloop_avx2, 8-byte bigloop, leftover, small with si_high/di_high at the end
+    of a 256-byte block) and Compare (cmpbody: >= 64 bytes big_loop_avx2 with diff32/
+    diff64_avx2, 16-byte loop, diff16..64, _0through16/_0through8, small), with
+    X86.HasAVX2 (intel: the run-time CMPB checks) or GOAMD64=v3 (no check), against
+    bytes.find/count/==/<."""
+    m = machine(load("internal/bytealg", goamd64=goamd64(preset)), preset)
+    flags = x86(m)
+    assert flags["HasAVX2"] is True and flags["HasPOPCNT"] is True
+    bodies = ("indexbytebody<>", "countbody<>", "memeqbody<>", "cmpbody<>")
+    cov = Coverage(m, *bodies)
+    eq_sig = "func(a, b unsafe.Pointer, size uintptr) bool"    # linkname in equal_native.go
+
+    def one(a, aoff, b, boff, c):
+        m.reset()
+        pa, pb = put(m, a, aoff), put(m, b, boff)
+        sa, sb = m.slice_at(pa, len(a)), m.slice_at(pb, len(b))
+        assert m.call("IndexByte", sa, c, fresh=False) == a.find(bytes([c]))
+        assert m.call("Count", sa, c, fresh=False) == a.count(bytes([c]))
+        assert m.call("Compare", sa, sb, fresh=False) == (a > b) - (a < b)
+        n = min(len(a), len(b))
+        assert m.call("runtime.memequal", pa, pb, n, sig=eq_sig, fresh=False) == \
+            (a[:n] == b[:n])
+
+    @settings(SETTINGS, max_examples=40)
+    @given(placed(), st.integers(0, 255), st.integers(0, 300), st.integers(0, 3),
+           st.data())
+    def check(a, c, cut, how, data):
+        a, aoff = a
+        if how == 0:        # b shares a's first `cut` bytes, then differs at one byte
+            b = bytearray(a)
+            if cut < len(b):
+                b[cut] ^= data.draw(st.integers(1, 255))
+            b = bytes(b)
+        elif how == 1:      # a prefix or an extension of a
+            b = a[:cut] if cut < len(a) else a + bytes(cut - len(a))
+        else:
+            b = data.draw(st.binary(max_size=300))
+        boff = data.draw(st.sampled_from([0, 4096 - len(b), 4096 - len(b) - 7]))
+        if how == 3 and a:  # c occurs in a
+            c = a[data.draw(st.integers(0, len(a) - 1))]
+        one(a, aoff, b, max(boff, 0), c)
+    check()
+    for n in (0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 128, 129, 200, 256):
+        a = bytes(range(1, 256)) * 2
+        a = a[:n]
+        for k in sorted({0, n // 2, n - 1, n - 17, n - 33, n - 40}):
+            if 0 <= k < n:
+                b = bytearray(a)
+                b[k] ^= 0x80
+                one(a, 100, bytes(b), 200, a[k])
+                one(a, 4096 - n, bytes(b), 4096 - n, a[k])
+        one(a, 0, a, 4096 - n, 0)
+    skip = set() if preset == "v3" else {(f, label)
+                                         for f, labels in BYTEALG_SSE_ONLY.items()
+                                         for label in labels}
+    assert cov.missed() == skip
+    cov.close()
