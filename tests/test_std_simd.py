@@ -458,3 +458,99 @@ def test_math_exp(load, preset):
         check(x)
     assert {label for _, label in cov.missed()} == (set() if fma else {"avxfma"})
     cov.close()
+
+
+# ----------------------------------------------------------------------------- runtime memmove/memclr
+
+MOVE_SIG = "func(to, from unsafe.Pointer, n uintptr)"
+CLR_SIG = "func(ptr unsafe.Pointer, n uintptr)"
+MEM_NOT_AVX = {
+    "runtime.memmove": {"forward", "check_avx", "fwdBy8", "back", "move_256through2048"},
+    "runtime.memclrNoHeapPointers": {"loop", "loop_erms", "loop_preheader_erms"},
+}
+"""Targets only a CPU without AVX (memmoveBits != avxSupported: the SSE and REP MOVSQ
+paths) or with ERMS (memclr's REP STOSQ) reaches; tests/test_kernels.py runs those."""
+
+
+@pytest.fixture(scope="module")
+def runtime_image(goroot):
+    """The GOROOT's own runtime assembly (memmove_amd64.s, memclr_amd64.s), per GOAMD64."""
+    images = {}
+
+    def get(level):
+        if level not in images:
+            images[level] = goasm.load([], goroot=goroot, defines=[f"GOAMD64_{level}"])
+        return images[level]
+    return get
+
+
+@pytest.mark.parametrize("preset", AVX2_PRESETS)
+def test_memmove_memclr(runtime_image, preset):
+    """runtime.memmove and memclrNoHeapPointers (ABIInternal) on the AVX paths: cpuinit
+    (modelled from CPUID) sets X86.HasAVX/HasAVX2 and no ERMS, so memmoveBits is
+    avxSupported alone: > 256 bytes go to avxUnaligned (forward; backward when dst
+    overlaps src from above; >= 1 MiB the non-temporal gobble_big_data loops) and memclr
+    > 256 bytes to loop_avx2 (>= 32 MiB: loop_avx2_huge with VMOVNTDQ); the small sizes
+    (0, 1-2, 3, 4, 5-7, 8, 9-16, ..., 129-256) by register moves. The memory around the
+    destination must stay as it was."""
+    image = runtime_image(goamd64(preset))
+    m = machine(image, preset)
+    m.ready()
+    raw = m.model.layout.raw
+    x86_addr = image.symbols["internal/cpu.X86"].addr
+    has = {f: m.mem.read_u8(x86_addr + int(raw[f"const_offsetX86Has{f}"]))
+           for f in ("AVX", "AVX2", "ERMS")}
+    assert has == {"AVX": 1, "AVX2": 1, "ERMS": 0}
+    assert m.mem.read_u8(image.symbols["runtime.memmoveBits"].addr) == 1   # avxSupported
+    cov = Coverage(m, "runtime.memmove", "runtime.memclrNoHeapPointers")
+
+    def move(data: bytes, dst: int, src: int, n: int):
+        m.reset()
+        base = m.alloc(data)
+        m.call("runtime.memmove", base + dst, base + src, n, sig=MOVE_SIG, fresh=False)
+        want = bytearray(data)
+        want[dst:dst + n] = data[src:src + n]
+        assert m.mem.read(base, len(data)) == want, (dst, src, n)
+
+    def clear(data: bytes, at: int, n: int):
+        m.reset()
+        base = m.alloc(data)
+        m.call("runtime.memclrNoHeapPointers", base + at, n, sig=CLR_SIG, fresh=False)
+        want = bytearray(data)
+        want[at:at + n] = bytes(n)
+        assert m.mem.read(base, len(data)) == want, (at, n)
+
+    sizes = st.one_of(st.integers(0, 300), st.integers(256, 5000),
+                      st.sampled_from([2, 3, 4, 7, 8, 16, 17, 32, 33, 64, 65, 128, 129, 256,
+                                       257, 2048, 2049]))
+
+    @settings(SETTINGS, max_examples=40)
+    @given(sizes, st.integers(0, 63), st.sampled_from(["apart", "up", "down"]), st.data())
+    def check(n, a, how, data):
+        shift = data.draw(st.integers(1, max(n, 1)))
+        src, dst = {"apart": (a, a + n + data.draw(st.integers(0, 63))),
+                    "up": (a, a + shift),           # dst overlaps src from above
+                    "down": (a + shift, a)}[how]
+        if how == "apart" and data.draw(st.booleans()):
+            src, dst = dst, src
+        buf = data.draw(st.binary(min_size=max(src, dst) + n + 64,
+                                  max_size=max(src, dst) + n + 64))
+        move(buf, dst, src, n)
+        clear(buf, a, n)
+    check()
+    pattern = bytes(range(1, 256)) * 40
+    for n in (*range(11), 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257,
+              300, 2048, 2049):
+        for src, dst in ((1, n + 40), (n + 40, 1), (1, 1 + n // 2 + 1), (1 + n // 2 + 1, 1)):
+            move(pattern[:2 * n + 100], dst, src, n)
+        clear(pattern[:n + 40], 7, n)
+    big = (1 << 20) + 77                           # >= 0x100000: gobble_big_data_fwd/bwd
+    buf = bytes(range(256)) * ((2 * big) // 256 + 1)
+    move(buf, 5, big + 9, big)
+    move(buf, 1000, 3, big)
+    huge = 0x2000000 + 100                         # >= 32 MiB: loop_avx2_huge (VMOVNTDQ)
+    clear(b"\xa5" * (huge + 64), 3, huge)
+    want = {(fn, label) for fn, labels in MEM_NOT_AVX.items() for label in labels}
+    missed = cov.missed()
+    assert missed <= want and {label for _, label in want - missed} <= {"loop", "loop_erms"}
+    cov.close()
