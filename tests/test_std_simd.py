@@ -554,3 +554,31 @@ def test_memmove_memclr(runtime_image, preset):
     missed = cov.missed()
     assert missed <= want and {label for _, label in want - missed} <= {"loop", "loop_erms"}
     cov.close()
+
+
+# ----------------------------------------------------------------------------- hash/crc32 (AVX-512)
+
+@pytest.mark.parametrize("preset", ["intel", "amd"])
+def test_crc32_ieee_avx512(load, preset):
+    """hash/crc32 ieeeCLMUL(crc, p) with X86.HasAVX512VPCLMULQDQ (issue 13): len(p) >=
+    1024 folds 64 bytes per loopback64Avx512 step (VMOVDQU64, 512-bit VPCLMULQDQ,
+    VPTERNLOGD, VEXTRACTF32X4), shorter p (>= 64, multiples of 16, as archUpdateIEEE
+    calls it) the SSE loop; both end in remain64/remain16/finish. Against zlib.crc32
+    (refs.crc32_ieee_update: no pre/post inversion)."""
+    m = machine(load("hash/crc32"), preset)
+    flags = x86(m)
+    assert flags["HasAVX512VPCLMULQDQ"] is True and flags["HasAVX512F"] is True
+    cov = Coverage(m, "ieeeCLMUL")
+
+    @settings(SETTINGS, max_examples=20)
+    @given(U32, st.one_of(st.integers(4, 20), st.integers(64, 200)), st.data())
+    def check(crc, blocks, data):
+        p = data.draw(st.binary(min_size=16 * blocks, max_size=16 * blocks))
+        assert m.call("ieeeCLMUL", crc, p) == refs.crc32_ieee_update(crc, p)
+    check()
+    for n in (64, 80, 1008, 1024, 1040, 1088, 4096):
+        p = bytes(range(256)) * (n // 256 + 1)
+        p = p[:n]
+        assert m.call("ieeeCLMUL", refs.M32, p) ^ refs.M32 == zlib.crc32(p)
+    assert not cov.missed()
+    cov.close()
