@@ -76,3 +76,9 @@ def test_decode():
     for label in ("iced-x86 alone", "into IR (decode_run):", "into IR, Decoded objects",
                   "LInstr one at a time"):
         assert label in text, text
+
+
+def test_std_simd(go_cmd):
+    text = run("bench_std_simd.py", "256")
+    for label in ("sha256 blockAVX2, 256 bytes", "run alone", "crc32 ieeeCLMUL (AVX-512)"):
+        assert label in text, text
