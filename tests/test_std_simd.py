@@ -328,6 +328,9 @@ GOAMD64=v3 (``hasAVX2``) they are not assembled at all (diff32/diff64 stay as la
 no branch targets)."""
 
 
+CMPSTRING_SIG = "func(a, b string) int"      # compare_native.go declares it by linkname
+
+
 @st.composite
 def placed(draw, max_size=300):
     """Bytes and where they sit in their page: anywhere, or ending at the page's end
@@ -370,6 +373,11 @@ def test_bytealg(load, preset):
         assert m.call("IndexByte", sa, c, fresh=False) == a.find(bytes([c]))
         assert m.call("Count", sa, c, fresh=False) == a.count(bytes([c]))
         assert m.call("Compare", sa, sb, fresh=False) == (a > b) - (a < b)
+        if aoff % 3 == 0:   # the string entry points: the same bodies
+            assert m.call("IndexByteString", a, c, fresh=False) == a.find(bytes([c]))
+            assert m.call("CountString", a, c, fresh=False) == a.count(bytes([c]))
+            assert m.call("runtime.cmpstring", a, b, fresh=False, sig=CMPSTRING_SIG) == \
+                (a > b) - (a < b)
         n = min(len(a), len(b))
         assert m.call("runtime.memequal", pa, pb, n, sig=eq_sig, fresh=False) == \
             (a[:n] == b[:n])
@@ -580,5 +588,50 @@ def test_crc32_ieee_avx512(load, preset):
         p = bytes(range(256)) * (n // 256 + 1)
         p = p[:n]
         assert m.call("ieeeCLMUL", refs.M32, p) ^ refs.M32 == zlib.crc32(p)
+    assert not cov.missed()
+    cov.close()
+
+
+@pytest.mark.parametrize("preset", AVX2_PRESETS)
+def test_bytealg_index(load, preset):
+    """internal/bytealg Index(a, b []byte) and IndexString (indexbody): with AVX2
+    index_amd64.go sets MaxLen = 63, so needles of 32 (loop32) and 33..63 bytes
+    (loop33to63 with partial_success33to63) take the VPCMPEQB/VPMOVMSKB loops; shorter
+    ones the 2..31-byte loops and PCMPESTRI (sse42: haystacks >= 16 bytes, needles < 12,
+    unless the needle's 16-byte load would cross a page). Against bytes.find for
+    2 <= len(b) <= 63 (Index's contract)."""
+    m = machine(load("internal/bytealg", goamd64=goamd64(preset)), preset)
+    assert x86(m)["HasAVX2"] is True and x86(m)["HasSSE42"] is True
+    cov = Coverage(m, "indexbody<>")
+
+    def one(a, aoff, b, boff):
+        m.reset()
+        sa = m.slice_at(put(m, a, aoff), len(a))
+        sb = m.slice_at(put(m, b, boff), len(b))
+        assert m.call("Index", sa, sb, fresh=False) == a.find(b), (a, b)
+
+    @settings(SETTINGS, max_examples=40)
+    @given(st.integers(2, 63), st.integers(0, 200), st.sampled_from([0, 1, 2]), st.data())
+    def check(nb, extra, how, data):
+        alphabet = data.draw(st.sampled_from([b"ab", b"abc", bytes(range(256))]))
+        word = st.lists(st.sampled_from(list(alphabet)), min_size=nb, max_size=nb)
+        b = bytes(data.draw(word))
+        a = bytes(data.draw(st.lists(st.sampled_from(list(alphabet)), max_size=nb + extra)))
+        if how == 1 and len(a) >= nb:             # b occurs in a (maybe also earlier)
+            at = data.draw(st.integers(0, len(a) - nb))
+            a = a[:at] + b + a[at + nb:]
+        elif how == 2 and len(a) > nb:            # all of b but its last byte
+            at = data.draw(st.integers(0, len(a) - nb))
+            a = a[:at] + b[:-1] + bytes([b[-1] ^ 1]) + a[at + nb:]
+        boff = data.draw(st.sampled_from([0, 4096 - len(b), 123]))
+        one(a, data.draw(st.integers(0, 4096 - len(a))), b, boff)
+    check()
+    text = bytes(range(97, 123)) * 12
+    for nb in (2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 63):
+        b = text[5:5 + nb]
+        for a in (text[:nb + 30], text[:nb - 1] + text[:nb + 40], b"x" * 100,
+                  text[:4] + b[:-1] + b"!" + text[5:nb + 60]):
+            one(a, 7, b, 30)
+            one(a, 4096 - len(a), b, 4096 - nb)
     assert not cov.missed()
     cov.close()
