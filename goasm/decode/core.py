@@ -225,7 +225,8 @@ class Decoder:
         self._wide = _Regs({v: ir.Reg(n) for v, n in _WIDE.items() if n is not None})
         self._rel = False
         self._rel_mem = None
-        self._rel_cache: dict = {}
+        self._rel_cache: dict = {}   # RIP-relative: bytes without the disp32 -> IR parts
+        self._rip_done: dict = {}    # (those bytes, address reached) -> converted
         self._by_code: dict = {}     # codes whose IR never depends on the bytes (JMP rel32)
         self._imms: dict = {}
         self._mems: dict = {}
@@ -261,13 +262,14 @@ class Decoder:
     def _decode_run(self, data: bytes, addr: int) -> "DecodedRun":
         data = bytes(data)
         dec = iced.Decoder(64, data, ip=addr)
-        offsets = array.array("q")
+        starts: list = []           # an array('q') at the end: list.append is cheaper
         instrs: list = []
         targets: dict = {}
         prefixes: dict = {}
-        add_offset = offsets.append
+        add_start = starts.append
         add_instr = instrs.append
-        get = self._cache.get
+        cache = self._cache
+        get = cache.get
         by_code = self._by_code.get
         pos = 0
         for x in dec:               # iced's iterator: faster than decode_out from Python
@@ -280,22 +282,24 @@ class Decoder:
                 if hit is None:
                     if code == 0:
                         if data[pos:] == _GO_UD1:
-                            add_offset(pos)
+                            add_start(pos)
                             add_instr(_UD1)
                             pos = len(data)
                             break
                         raise self._invalid(data, pos, dec)
                     hit = self._convert(x, raw, pos)
+                elif hit.__class__ is not tuple:
+                    cache[raw] = hit        # INT3, NOPs: the next ones hit at once
             if hit.__class__ is tuple:          # a branch or prefixed instruction
                 if hit[1]:
                     targets[len(instrs)] = x.near_branch_target
                 if hit[2]:
                     prefixes[len(instrs)] = hit[2]
                 hit = hit[0]
-            add_offset(pos)
+            add_start(pos)
             add_instr(hit)
             pos += n
-        return DecodedRun(offsets, instrs, targets, prefixes, pos)
+        return DecodedRun(array.array("q", starts), instrs, targets, prefixes, pos)
 
     def decode_one(self, data: bytes, offset: int = 0, addr: int = 0) -> Decoded:
         """The instruction starting at ``data[offset]``, which is at address ``addr``."""
@@ -336,19 +340,29 @@ class Decoder:
         depends on its address too: it is cached by its bytes without the disp32, with
         the position of the memory operand, which is replaced per address."""
         code = x.code
+        key = None
+        if x.memory_base == _RIP and self.rip is not None:
+            skip = self._imm_bytes.get(code)
+            if skip is not None:
+                cut = len(raw) - 4 - skip        # the disp32 precedes the immediates
+                key = raw[:cut] + raw[cut + 4:]
+                target = x.ip_rel_memory_address
+                done = self._rip_done.get((key, target))
+                if done is not None:          # the same instruction reaching the same address
+                    return done
+                rel = self._rel_cache.get(key)
+                if rel is not None:       # (op, args before, args after, suffixes, extra)
+                    ins = ir.Instr(rel[0], rel[1] + (self.rip(target),) + rel[2], rel[3])
+                    extra = rel[4]
+                    done = self._rip_done[key, target] = (ins if extra is None
+                                                          else (ins,) + extra)
+                    return done
         conv = self._conv.get(code)
         if conv is None:
             conv = self._conv[code] = self._make_converter(x, raw, pos)
-        key = None
-        if x.memory_base == _RIP and self.rip is not None:
-            cut = len(raw) - 4 - self._imm_bytes[code]        # the disp32 precedes imm
-            key = raw[:cut] + raw[cut + 4:]
-            rel = self._rel_cache.get(key)
-            if rel is not None:       # (op, args before, args after, suffixes, extra)
-                ins = ir.Instr(rel[0], rel[1] + (self.rip(x.ip_rel_memory_address),) + rel[2],
-                               rel[3])
-                extra = rel[4]
-                return ins if extra is None else (ins,) + extra
+            if key is None and x.memory_base == _RIP and self.rip is not None:
+                cut = len(raw) - 4 - self._imm_bytes[code]
+                key = raw[:cut] + raw[cut + 4:]
         self._rel = False
         try:
             hit = conv(x)
@@ -370,6 +384,9 @@ class Decoder:
             j = next(i for i, a in enumerate(ins.args) if a is m)
             self._rel_cache[key] = (ins.op, ins.args[:j], ins.args[j + 1:], ins.suffixes,
                                     hit[1:] if hit[1] or hit[2] else None)
+            done = hit if hit[1] or hit[2] else hit[0]
+            self._rip_done[key, x.ip_rel_memory_address] = done
+            return done
         return hit if hit[1] or hit[2] else hit[0]
 
     @staticmethod
