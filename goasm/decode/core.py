@@ -244,7 +244,8 @@ class Decoder:
         self._conv: dict = {}
         self._constant: set = set()  # codes whose converter reads nothing of the instance
         self._imm_bytes: dict = {}   # code -> bytes of its immediate fields
-        self._cache: dict = {}
+        self._cache: dict = {}       # bytes -> plain ir.Instr (the hot path's one lookup)
+        self._special: dict = {}     # bytes -> (instr, is_branch, prefixes)
         self._regs = _Regs({v: ir.Reg(n) for v, n in _NATURAL.items() if n is not None})
         self._wide = _Regs({v: ir.Reg(n) for v, n in _WIDE.items() if n is not None})
         self._rel = False
@@ -294,34 +295,37 @@ class Decoder:
         add_instr = instrs.append
         cache = self._cache
         get = cache.get
+        special = self._special
         by_code = self._by_code.get
         pos = 0
         for x in dec:               # iced's iterator: faster than decode_out from Python
             n = x.len
             raw = data[pos:pos + n]
             hit = get(raw)
-            if hit is None:
-                code = x.code
-                hit = by_code(code)
+            if hit is None:         # not a plain instruction seen before (the hot path)
+                hit = special.get(raw)
                 if hit is None:
-                    if code == 0:
-                        if data[pos:] == _GO_UD1:
-                            add_start(pos)
-                            add_instr(_UD1)
-                            pos = len(data)
-                            break
-                        raise self._invalid(data, pos, dec)
-                    hit = self._convert(x, raw, pos, code)
-                elif n < 4 or hit.__class__ is not tuple:
-                    # INT3, NOPs, and rel8 branches (few distinct byte strings; the
-                    # target is read from x): the next ones hit at once
-                    cache[raw] = hit
-            if hit.__class__ is tuple:          # a branch or prefixed instruction
-                if hit[1]:
-                    targets[len(instrs)] = x.near_branch_target
-                if hit[2]:
-                    prefixes[len(instrs)] = hit[2]
-                hit = hit[0]
+                    code = x.code
+                    hit = by_code(code)
+                    if hit is None:
+                        if code == 0:
+                            if data[pos:] == _GO_UD1:
+                                add_start(pos)
+                                add_instr(_UD1)
+                                pos = len(data)
+                                break
+                            raise self._invalid(data, pos, dec)
+                        hit = self._convert(x, raw, pos, code)
+                    elif hit.__class__ is not tuple:
+                        cache[raw] = hit    # INT3, NOPs: the next ones hit at once
+                    elif n < 4:
+                        special[raw] = hit  # rel8 branches: few distinct byte strings
+                if hit.__class__ is tuple:      # a branch or prefixed instruction
+                    if hit[1]:
+                        targets[len(instrs)] = x.near_branch_target
+                    if hit[2]:
+                        prefixes[len(instrs)] = hit[2]
+                    hit = hit[0]
             add_start(pos)
             add_instr(hit)
             pos += n
@@ -342,7 +346,7 @@ class Decoder:
         n = x.len
         raw = data[offset:offset + n]
         code = x.code
-        hit = self._cache.get(raw) or self._by_code.get(code)
+        hit = self._cache.get(raw) or self._special.get(raw) or self._by_code.get(code)
         if hit is None:
             hit = self._convert(x, raw, offset, code)
         if hit.__class__ is not tuple:
@@ -402,6 +406,8 @@ class Decoder:
         if not self._rel:
             if code in self._constant:
                 self._by_code[code] = hit
+            elif hit.__class__ is tuple:
+                self._special[raw] = hit
             else:
                 self._cache[raw] = hit
         elif key is not None:
