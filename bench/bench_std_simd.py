@@ -20,7 +20,6 @@ import io
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import time

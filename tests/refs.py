@@ -271,7 +271,7 @@ def aes_ctr(key: bytes, ivlo: int, ivhi: int, src: bytes) -> bytes:
     return bytes(out)
 
 
-# --------------------------------------------------------------------------- SHA-1 / SHA-256 (FIPS 180-4)
+# ------------------------------------------------------------- SHA-1 / SHA-256 (FIPS 180-4)
 
 SHA1_INIT = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
 SHA256_INIT = [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
@@ -342,7 +342,7 @@ def sha256_blocks(state, data: bytes) -> list[int]:
     return h
 
 
-# --------------------------------------------------------------------------- ChaCha20-Poly1305 (RFC 8439)
+# ------------------------------------------------------------- ChaCha20-Poly1305 (RFC 8439)
 
 def chacha20_state(key: bytes, nonce: bytes, counter: int = 0) -> list[int]:
     """RFC 8439, 2.3: the constants, the key, the block counter and the nonce as 16

@@ -468,7 +468,7 @@ def test_math_exp(load, preset):
     cov.close()
 
 
-# ----------------------------------------------------------------------------- runtime memmove/memclr
+# ----------------------------------------------------------------- runtime memmove/memclr
 
 MOVE_SIG = "func(to, from unsafe.Pointer, n uintptr)"
 CLR_SIG = "func(ptr unsafe.Pointer, n uintptr)"
@@ -635,3 +635,78 @@ def test_bytealg_index(load, preset):
             one(a, 4096 - len(a), b, 4096 - nb)
     assert not cov.missed()
     cov.close()
+
+
+# ----------------------------------------------------------------- vector state at entry
+
+def scramble(seed: int):
+    """A call state (goasm.strategies.CallState, applied after the call frame zeroes the
+    vector registers) with random values in Z0-Z14 and Z16-Z31 (all 512 bits; X15 stays
+    zero, as Go's ABIInternal requires) and K0-K7: a kernel's result must not depend on
+    them, so a handler that leaves stale upper bits (VEX/EVEX writes zero everything
+    above their width) or reads a lane it should not shows here."""
+    import random
+
+    from goasm.strategies import CallState
+
+    rng = random.Random(seed)
+    regs = {f"Z{i}": rng.getrandbits(512) for i in range(32) if i != 15}
+    regs.update({f"K{i}": rng.getrandbits(64) for i in range(8)})
+    return CallState(regs=regs)
+
+
+def test_kernels_ignore_vector_state(load, runtime_image):
+    """Each AVX2/AVX-512 kernel once more, started with garbage in the Z and K registers
+    (:func:`scramble`); the garbage is there at the kernel's first instruction."""
+    cases = []
+    S = scrambled = scramble(12)
+    sha256 = machine(load("crypto/internal/fips140/sha256"), "intel")
+    p = bytes(range(256)) * 3
+    cases.append((sha256, lambda: sha256.invoke("blockAVX2", goasm.Ref({"h": refs.SHA256_INIT}),
+                                               p, state=S).args[0].value["h"],
+                  refs.sha256_blocks(refs.SHA256_INIT, p)))
+    seen = []
+    sha256.add_hook("pc", lambda m: seen.append(m.reg("Z3")),
+                    at="crypto/internal/fips140/sha256.blockAVX2")
+    cases.append((sha256, lambda: sha256.invoke("blockSHANI",
+                                               goasm.Ref({"h": refs.SHA256_INIT}), p,
+                                               state=S).args[0].value["h"],
+                  refs.sha256_blocks(refs.SHA256_INIT, p)))
+    sha512 = machine(load("crypto/internal/fips140/sha512"), "intel")
+    cases.append((sha512, lambda: sha512.invoke("blockAVX2", goasm.Ref({"h": SHA512_INIT}),
+                                               refs.sha_pad(p, 128),
+                                               state=S).args[0].value["h"],
+                  list(struct.unpack(">8Q", hashlib.sha512(p).digest()))))
+    aead = machine(load(CHACHA_PKG), "intel")
+    state = refs.chacha20_state(bytes(range(32)), bytes(12))
+    cases.append((aead, lambda: bytes(aead.invoke("chacha20Poly1305Seal", bytearray(len(p) + 16),
+                                                  state, p, b"ad", state=S).args[0]),
+                  refs.aead_seal(state, p, b"ad")))
+    crc = machine(load("hash/crc32"), "intel")
+    q = p + p
+    cases.append((crc, lambda: crc.call("ieeeCLMUL", 7, q, state=S),
+                  refs.crc32_ieee_update(7, q)))
+    ba = machine(load("internal/bytealg"), "intel")
+    cases.append((ba, lambda: (ba.call("IndexByte", p, 255, state=S),
+                               ba.call("Count", p, 7, state=S),
+                               ba.call("Compare", p, p[:-1] + b"\0", state=S),
+                               ba.call("Index", p, p[200:250], state=S)),
+                  (255, 3, 1, 200)))
+    mth = machine(load("math"), "intel")
+    cases.append((mth, lambda: _bits(mth.call("archExp", -3.25, state=S)),
+                  _bits(refs.go_exp_amd64(-3.25, True))))
+    rt = machine(runtime_image("v1"), "intel")
+    src = bytes(range(256)) * 4
+
+    def memmove():
+        base = rt.alloc(src + bytes(len(src)))
+        rt.call("runtime.memmove", base + len(src), base, len(src), sig=MOVE_SIG, fresh=False,
+                state=S)
+        rt.call("runtime.memclrNoHeapPointers", base + 3, 700, sig=CLR_SIG, fresh=False,
+                state=S)
+        return rt.mem.read(base, 2 * len(src))
+    cases.append((rt, memmove, src[:3] + bytes(700) + src[703:] + src))
+    for i, (m, run, want) in enumerate(cases):
+        m.reset()
+        assert run() == want, i
+    assert seen == [scrambled.regs["Z3"]]
