@@ -8,7 +8,8 @@ Each result is checked against hashlib/zlib; the first call (which compiles the 
 not timed. Prints the median instructions per second of a whole call (restoring the
 ready snapshot, argument copying and the result read-back included;
 :attr:`CallResult.steps` instructions) and the kernel's own rate: the same instructions
-over the time of the machine's ``run`` alone. Usage::
+over the time of the machine's ``run`` alone; each with the runtime checker
+(:mod:`goasm.checker`, ``Machine.call``'s default) on and off. Usage::
 
     python bench/bench_std_simd.py [size]
 """
@@ -109,21 +110,26 @@ def main(argv: list[str]) -> int:
              lambda r: r.value ^ 0xFFFFFFFF == zlib.crc32(msg[:n16])),
         ]
 
+    machines = (sha256, sha512, aead, crc)
     for label, call, ok in cases(msg):
         first = call()
         if not ok(first):
             raise SystemExit(f"{label}: wrong result")
         steps = first.steps
-        whole, alone = [], []
+        for check in (True, False):
+            for m in machines:
+                m.check = check
+            whole, alone = [], []
 
-        def once():
-            whole.append(steps / timed(call))
-            alone.append(steps / run_time[0])
-            return whole[-1]
-        median_of(once)
-        for what, values in (("whole call", whole), ("run alone", alone)):
-            report(f"{label}, {size} bytes ({steps} instructions), {what}",
-                   statistics.median(values), values, "M instr/s", 1e6, "{:.3f}")
+            def once():
+                whole.append(steps / timed(call))
+                alone.append(steps / run_time[0])
+                return whole[-1]
+            median_of(once)
+            for what, values in (("whole call", whole), ("run alone", alone)):
+                report(f"{label}, {size} bytes ({steps} instructions), {what}, checker "
+                       f"{'on' if check else 'off'}", statistics.median(values), values,
+                       "M instr/s", 1e6, "{:.3f}")
     return 0
 
 
