@@ -14,6 +14,8 @@ from __future__ import annotations
 import collections
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from goasm.decode import gen
 from goasm.decode import table as dtable
@@ -106,3 +108,43 @@ def test_hand_rules_do_not_overlap_the_generated_table():
     hand = dtable.parse_rules(dtable.read_data(dtable.HAND_RULES), dtable.HAND_RULES)
     assert not set(generated) & set(hand)
     assert len(dtable.rules()) == len(generated) + len(hand)
+
+
+# --------------------------------------------------------------------------- the caches
+
+# Pieces whose conversions the decoder caches in different ways (goasm.decode.core):
+# plain instructions by their bytes, INT3/NOP padding (constant codes) and rel8 branches
+# by their bytes too, rel32 branches by code (target read per instruction), prefixed
+# instructions by their bytes, RIP-relative ones by (bytes without disp32, address) and
+# by those bytes alone (immediates after the disp32 included).
+_PIECES = (
+    "488b442418",            # MOVQ 24(SP), AX
+    "488b442420",            # MOVQ 32(SP), AX
+    "cc", "90", "0f1f440000", "660f1f440000",          # padding, NOPs
+    "7402", "75fe", "eb00",  # rel8 branches
+    "e800000000", "e8f0ffffff", "0f8410000000",        # rel32 branches
+    "f0480fc103", "f3a4",    # LOCK XADDQ AX, (BX); REP MOVSB
+    "488d0500000000", "488d0510000000", "488d05f0ffffff",   # LEAQ x(RIP), AX
+    "c6050000000001", "c6050800000002",                     # MOVB $imm, x(RIP)
+    "48813d0000000078563412",                               # CMPQ x(RIP), $imm32
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=40),
+       st.integers(0, 1 << 40))
+def test_cached_decoding_equals_uncached(pieces, addr):
+    """decode_run with one decoder (its caches filled by the repeats, then used again)
+    gives, instruction by instruction, what a fresh decoder decodes at that address."""
+    from goasm.decode import Decoder, absolute_mem
+
+    data = bytes.fromhex("".join(pieces))
+    dec = Decoder(rip=absolute_mem)
+    for _ in range(2):
+        got = dec.decode_all(data, addr)
+        assert [d.offset for d in got] == [sum(len(p) // 2 for p in pieces[:i])
+                                           for i in range(len(pieces))]
+        for d in got:
+            want = Decoder(rip=absolute_mem).decode_one(data, d.offset, addr + d.offset)
+            assert (d.instr, d.size, d.target, d.prefixes) == \
+                (want.instr, want.size, want.target, want.prefixes), d
