@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("int_loop", "memory", "calls", "startup", "parse", "decode", "vint", "vfp", "std_simd")
+SCRIPTS = ("int_loop", "memory", "calls", "kernels", "startup", "parse", "decode", "vint", "vfp",
+           "std_simd")
 
 
 def main(argv: list[str]) -> int:

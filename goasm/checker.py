@@ -2,8 +2,10 @@
 
 ``go vet``'s asmdecl pass reads assembly and guesses (a RET without a write to
 ``ret+8(FP)`` somewhere above it, an offset that does not match the Go declaration). The
-checker watches the program run instead, on the slow loop with an instruction hook and
-memory watches on every goroutine stack (and the process stack), and reports, with the
+checker watches the program run instead -- ``pc`` hooks at every function entry and
+RET, and an access probe on every goroutine stack (and the process stack): filters
+generated into translated code (:mod:`goasm.machine.translate`, "Access probes"), memory
+watches under the other loops -- and reports, with the
 file:line of the instruction:
 
 - ``frame-write``: a write to the stack outside the running function's frame and
@@ -115,6 +117,10 @@ class _Stack:
         return self.lo <= addr <= self.hi
 
 
+_FAR = 1 << 65
+"""Beyond every address: a filter bound that lets nothing through."""
+
+
 class Checker:
     """Checks a machine as it runs (see the module docstring).
 
@@ -152,6 +158,9 @@ class Checker:
         self._argsize_done: set = set()
         self._natives: set = set()
         self._regions: list | None = None
+        # The access probe's filter bounds (see probe_write); mutated in place only.
+        self.cell = [0, _FAR, -1, _FAR, 0]
+        self._observing = False
 
     # ------------------------------------------------------------------ wiring
 
@@ -163,24 +172,93 @@ class Checker:
             st.frames = []
         self._other.frames = []
         self._argsize_done = set()
+        self._refresh()
 
     def attach(self) -> None:
-        """Install the instruction hook and the stack watches."""
+        """Install the hooks (``pc`` hooks at every function entry and RET) and the
+        access probe (:meth:`goasm.machine.machine.Machine.set_probe`)."""
         if self._hooks:
             return
         self._natives = set(self.m.natives)
         self._discover()
-        self._hooks.append(self.m.add_hook("instruction", self._before))
+        at = sorted(set(self._entries) | set(self._rets))
+        self._hooks.append(self.m.add_hook("pc", self._before, at=at))
+        self.m.set_probe(self)
+        self._refresh()
 
     def detach(self) -> None:
-        """Remove the hooks and watches."""
+        """Remove the hooks, the probe and the watches."""
         for h in self._hooks:
             self.m.remove_hook(h)
         self._hooks = []
-        for w in self._watches:
-            self.m.mem.unwatch(w)
-        self._watches = []
-        self._watched = set()
+        if self.m.probe is self:
+            self.m.set_probe(None)
+        self.observe(False)
+
+    # ------------------------------------------------------------------ probe
+
+    def observe(self, on: bool) -> None:
+        """Probe protocol: watch every known stack for reads and writes (True: the
+        slow loop, single steps, the kernel, string instructions) or leave the
+        reporting to translated code (False), whose filter (:attr:`cell`) lets through
+        every access :meth:`_check` could report."""
+        if on == self._observing:
+            return
+        self._observing = on
+        if on:
+            for st in self._stacks:
+                self._watch(st.lo, st.hi)
+        else:
+            for w in self._watches:
+                self.m.mem.unwatch(w)
+            self._watches = []
+            self._watched = set()
+
+    def _watch(self, lo: int, hi: int) -> None:
+        if (lo, hi) not in self._watched:
+            self._watched.add((lo, hi))
+            self._watches.append(self.m.mem.watch(lo, hi, self._access))
+
+    def probe_write(self, pc: int, addr: int, size: int, sp: int) -> None:
+        """Probe protocol: the instruction at ``pc`` (SP = ``sp``) is about to write
+        ``size`` bytes at ``addr``. Translated code calls it only when
+        ``slack < sp - addr <= cell[0]`` (below SP in a stack at most ``cell[0]`` bytes
+        long; ``slack`` = :meth:`slack`) or ``addr + size > cell[1] and addr <=
+        cell[2]`` (reaching the innermost frame's return address or above, up to the
+        top of its stack)."""
+        self._check("write", pc, addr, size, sp)
+
+    def probe_read(self, pc: int, addr: int, size: int, sp: int) -> None:
+        """Probe protocol: the instruction at ``pc`` reads ``size`` bytes at ``addr``.
+        Translated code calls it only when ``addr + size > cell[3] and addr <
+        cell[4]`` (overlapping a result area not yet fully written)."""
+        self._check("read", pc, addr, size, sp)
+
+    def slack(self, pc: int) -> int:
+        """Probe protocol: bytes below SP the instruction at ``pc`` may write (its own
+        push slot: PUSH, CALL)."""
+        return PUSH_OPS.get(self._insinfo(pc)[1], 0)
+
+    def _refresh(self) -> None:
+        """Recompute :attr:`cell` from the stacks and their innermost frames: the
+        longest stack, the lowest innermost entry SP and the highest address above it
+        a finding can concern, the span of result areas still being written."""
+        ks, e, h, rlo, rhi = 0, _FAR, -1, _FAR, 0
+        for st in (*self._stacks, self._other):
+            if st.hi > st.lo:
+                ks = max(ks, st.hi - st.lo)
+            frames = st.frames
+            if not frames:
+                continue
+            for f in (frames[-1:] if st is not self._other else frames):
+                fp = f.entry_sp + 8
+                e = min(e, f.entry_sp)
+                h = max(h, st.hi, fp + f.res_hi)
+                if f.written:
+                    rlo = min(rlo, fp + f.res_lo)
+                    rhi = max(rhi, fp + f.res_hi)
+        cell = self.cell
+        cell[0], cell[1], cell[2], cell[3], cell[4] = ks, e, h, rlo, rhi
 
     def begin_call(self, fn, sig, entry_sp: int, entry_bp: int) -> None:
         """A call is about to start at ``fn`` with SP = ``entry_sp`` (goasm.calls)."""
@@ -192,6 +270,7 @@ class Checker:
         regs[4] = entry_sp
         st.frames.append(_Frame(fn, sig if sig is not None else self.sigs.get(fn.name),
                                 entry_sp, regs, self.m.cpu.xmm))
+        self._refresh()
 
     def _discover(self) -> None:
         """Learn the stacks: the process stack, every goroutine's (runtime events), any
@@ -218,9 +297,8 @@ class Checker:
         else:
             st = _Stack(lo, hi)
             self._stacks.append(st)
-        if (lo, hi) not in self._watched:
-            self._watched.add((lo, hi))
-            self._watches.append(self.m.mem.watch(lo, hi, self._access))
+        if self._observing:
+            self._watch(lo, hi)
         return st
 
     def _sync_events(self) -> None:
@@ -251,6 +329,7 @@ class Checker:
                 st.frames = []
                 if self._cur is st:
                     self._cur = new
+        self._refresh()
 
     def _stack_for(self, sp: int) -> _Stack:
         cur = self._cur
@@ -290,6 +369,7 @@ class Checker:
     # ------------------------------------------------------------------ instructions
 
     def _before(self, m) -> None:
+        """The ``pc`` hook at function entries and RETs."""
         if self.model is not None and len(self.model.events) != self._nevents:
             self._sync_events()
         pc = m.cpu.pc
@@ -298,6 +378,7 @@ class Checker:
             self._entry(fn, pc)
         if pc in self._rets:        # also a function whose first instruction is RET
             self._ret(pc)
+        self._refresh()
 
     def _entry(self, fn, pc: int) -> None:
         m = self.m
@@ -374,12 +455,18 @@ class Checker:
     # ------------------------------------------------------------------ memory
 
     def _access(self, kind: str, addr: int, size: int, data) -> None:
-        m = self.m
-        pc = m.last_pc
-        if pc is None or pc in self._natives:
+        """The memory watches' callback (while observing)."""
+        pc = self.m.last_pc
+        if pc is not None:
+            self._check(kind, pc, addr, size, self.m.cpu.regs[4])
+
+    def _check(self, kind: str, pc: int, addr: int, size: int, sp: int) -> None:
+        """An access of ``size`` bytes at ``addr`` by the instruction at ``pc`` with SP
+        = ``sp``: the frame-write, result marking and result-read rules."""
+        if pc in self._natives:
             return
-        regs = m.cpu.regs
-        sp = regs[4]
+        if self.model is not None and len(self.model.events) != self._nevents:
+            self._sync_events()
         st = self._stack_for(sp)
         frames = st.frames
         while frames and frames[-1].entry_sp < sp:      # returned or abandoned

@@ -43,6 +43,17 @@ def test_calls():
     assert "call-heavy recursion" in text and "goasm translated:" in text
 
 
+def test_kernels(go_cmd):
+    """Every real kernel runs through Machine.call with the checker off and on, gives
+    the reference result, and runs in Unicorn from a Go-built binary."""
+    pytest.importorskip("unicorn")
+    text = run("bench_kernels.py", "--size", "256", timeout=600)
+    for name in ("md5", "keccak", "crc32c", "crc32-clmul", "indexbyte", "addmul"):
+        for label in ("goasm checker off:", "goasm checker on:", "short call (",
+                      "unicorn + trivial code hook:", "ratio goasm/unicorn: checker off"):
+            assert f"\n{name} {label}" in text, (name, label, text)
+
+
 def test_startup():
     text = run("bench_startup.py")
     for label in ("warm caches:", "cold caches:", "GOASM_NO_CACHE=1:", "warm split:"):

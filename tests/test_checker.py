@@ -39,8 +39,12 @@ def expectations(path: Path):
     return calls, wants
 
 
+@pytest.mark.parametrize("engine", ["translate", "closure"])
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_seeded_bugs(path):
+def test_seeded_bugs(path, engine, monkeypatch):
+    """The same findings whether translated code reports the accesses (the translating
+    engine) or the checker's memory watches do (the closure loop)."""
+    monkeypatch.setenv("GOASM_ENGINE", engine)
     calls, wants = expectations(path)
     assert calls, f"{path.name}: no // call: line"
     m = goasm.Machine(goasm.load([path]), stdout=io.BytesIO(), stderr=io.BytesIO(),

@@ -347,10 +347,11 @@ def test_natives_replace_translated_code(tmp_path):
     assert m.steps - steps == 2 + 5 * 1000 + 1
 
 
-def _hook_trace(image, mode, *, stop_at=None, jump=None, remove_at=None):
+def _hook_trace(image, mode, *, stop_at=None, jump=None, remove_at=None, at=None):
     m = mode(prepared(image, "main.f", {}))
     seen = []
     handle = None
+    entries = []
 
     def hook(machine):
         seen.append((machine.cpu.pc, machine.steps, tuple(machine.cpu.regs[:4]),
@@ -362,19 +363,28 @@ def _hook_trace(image, mode, *, stop_at=None, jump=None, remove_at=None):
         if remove_at is not None and machine.steps == remove_at:
             machine.remove_hook(handle)
         return None
-    handle = m.add_hook("instruction", hook)
+    if at is None:
+        handle = m.add_hook("instruction", hook)
+    else:
+        base = image.lookup("main.f").addr
+        handle = m.add_hook("pc", hook, at=[base + a for a in at])
     r = run_outcome(m, until=RETURN, max_steps=3000)
     return seen, r, state(m)
 
 
 @pytest.mark.parametrize("case", [{}, {"stop_at": 1234}, {"jump": (500, None)},
-                                  {"remove_at": 777}], ids=["plain", "stop", "jump", "remove"])
+                                  {"remove_at": 777}, {"at": (2, 4)},
+                                  {"at": (2, 4), "stop_at": 1502}, {"at": (3,), "jump": (503, None)},
+                                  {"at": (0, 2, 6), "remove_at": 777}],
+                         ids=["plain", "stop", "jump", "remove", "pc", "pc-stop", "pc-jump",
+                              "pc-remove"])
 def test_hooks_see_the_same_run(tmp_path, case):
-    """An ``instruction`` hook runs in translated regions (translated engine) or in the
-    slow loop (closure engine): same calls, same machine state at each, same stops."""
+    """An ``instruction`` hook, or ``pc`` hooks, run in translated code (translated
+    engine) or in the slow loop (closure engine): same calls, same machine state at
+    each, same stops."""
     image = load_source(tmp_path, LOOP)
     if "jump" in case:
-        case = {"jump": (500, image.lookup("main.f").addr + 1)}
+        case = dict(case, jump=(case["jump"][0], image.lookup("main.f").addr + 1))
     ref = _hook_trace(image, closures, **case)
     got = _hook_trace(image, eager, **case)
     assert got == ref

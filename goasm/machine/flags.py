@@ -14,7 +14,7 @@ DESIGN.md's performance section. The slots (see :class:`goasm.machine.state.CPU`
     need no table lookup.
 ``fc``
     carry-in (ADC/SBB), the previous CF (INC/DEC preserve CF), the last bit shifted out
-    (shifts), or CF=OF (MUL/IMUL).
+    (shifts), CF=OF (MUL/IMUL), or ``CF | OF << 11`` (the ROT families).
 
 Families and the formulas (Intel SDM Vol. 1, 3.4.3.1 "Status Flags" and Appendix A
 "EFLAGS Cross-Reference"; Vol. 2 instruction pages ADD, ADC, SUB, SBB, CMP, NEG, INC,
@@ -31,10 +31,17 @@ INC/DEC    CF = previous CF; OF = r == 0x80.. / 0x7f..; AF = low nibble wrapped
 SHIFT      CF = last bit out; OF = sign bit of a^r (the 1-bit-count definition for
            SHL/SHR/SAR/SHLD/SHRD; undefined for larger counts); AF = 0 (undefined)
 MUL        CF = OF = fc; SF ZF AF PF undefined (derived from the low result)
-EXPLICIT   ``fa`` holds the flag bits themselves (POPFQ, SAHF, rotates, CLC/STC ...)
+EXPLICIT   ``fa`` holds the flag bits themselves (POPFQ, SAHF, BT, CLC/STC ...)
+ROT*       CF and OF replaced, the other four kept: rotates (ROL ROR RCL RCR)
 =========  ===========================================================================
 
 SF and PF always come from ``fr`` (PF: even parity of its low byte), except EXPLICIT.
+
+Instructions that change only CF and OF (the rotates) stay lazy too: the kind becomes
+``ROTATED[fk]``, a ROT family of the same width that keeps ``fa fb fr`` -- so ZF, SF,
+PF and AF still come from the previous operation's formulas (ROTA: ADD's AF, for
+ADD ADC SUB SBB; ROTI / ROTD: INC's / DEC's; ROT0: AF = 0, for LOGIC SHIFT MUL; ROTX:
+EXPLICIT's bits) -- and ``fc`` holds the new ``CF | OF << 11``. No flag is computed.
 The tables below are built once at import and never modified.
 """
 
@@ -66,8 +73,10 @@ left unchanged, VM/RF/VIF/VIP are not affected)."""
 ALWAYS_ONE = 0x0002
 """RFLAGS bit 1 reads as 1 (SDM Vol. 1, 3.4.3)."""
 
-(ADD, ADC, SUB, SBB, LOGIC, INC, DEC, SHIFT, MUL, EXPLICIT) = range(10)
-FAMILY_NAMES = ("ADD", "ADC", "SUB", "SBB", "LOGIC", "INC", "DEC", "SHIFT", "MUL", "EXPLICIT")
+(ADD, ADC, SUB, SBB, LOGIC, INC, DEC, SHIFT, MUL, EXPLICIT,
+ ROTA, ROTI, ROTD, ROT0, ROTX) = range(15)
+FAMILY_NAMES = ("ADD", "ADC", "SUB", "SBB", "LOGIC", "INC", "DEC", "SHIFT", "MUL", "EXPLICIT",
+                "ROTA", "ROTI", "ROTD", "ROT0", "ROTX")
 
 WIDTH_INDEX = MappingProxyType({1: 0, 2: 1, 4: 2, 8: 3})
 WIDTH_BITS = (8, 16, 32, 64)
@@ -105,7 +114,16 @@ _FAMILY_FLAGS = {
     DEC: (_FC, "fr == {sign_1}", "fr & 0xF == 0xF"),
     SHIFT: (_FC, "(fa ^ fr) & {sign} != 0", "False"),
     MUL: (_FC, _FC, "False"),
+    ROTA: ("fc & 1 != 0", "fc & 0x800 != 0", _AF_ADD),
+    ROTI: ("fc & 1 != 0", "fc & 0x800 != 0", "fr & 0xF == 0"),
+    ROTD: ("fc & 1 != 0", "fc & 0x800 != 0", "fr & 0xF == 0xF"),
+    ROT0: ("fc & 1 != 0", "fc & 0x800 != 0", "False"),
 }
+
+# The family a CF/OF-only update (``fc = CF | OF << 11``) turns each family into.
+_ROTATED_FAMILY = {ADD: ROTA, ADC: ROTA, SUB: ROTA, SBB: ROTA, INC: ROTI, DEC: ROTD,
+                   LOGIC: ROT0, SHIFT: ROT0, MUL: ROT0, EXPLICIT: ROTX,
+                   ROTA: ROTA, ROTI: ROTI, ROTD: ROTD, ROT0: ROT0, ROTX: ROTX}
 
 # Conditions (SDM Vol. 1, Appendix B) as compositions of the flags; {cf} ... are the
 # parenthesised flag expressions. Families with direct forms override some of them.
@@ -141,10 +159,12 @@ def flag_expressions(k: int) -> dict:
     the slot names ``fa fb fr fc`` (see the module docstring for the formulas)."""
     family, bits = divmod(k, 4)
     bits = WIDTH_BITS[bits]
-    if family == EXPLICIT:
+    if family in (EXPLICIT, ROTX):
         out = {name: f"fa & {bit:#x} != 0" for name, bit in
                (("CF", CF), ("PF", PF), ("AF", AF), ("SF", SF), ("OF", OF))}
         out["ZF"] = _ZF
+        if family == ROTX:
+            out["CF"], out["OF"] = "fc & 1 != 0", "fc & 0x800 != 0"
     else:
         cf, of, af = _FAMILY_FLAGS[family]
         out = {"CF": cf, "PF": _PF, "AF": af, "ZF": _ZF, "SF": _SF, "OF": of}
@@ -206,6 +226,10 @@ def _build_tables():
 
 CF_BY_KIND, PF_BY_KIND, AF_BY_KIND, ZF_BY_KIND, SF_BY_KIND, OF_BY_KIND, \
     MATERIALIZE, CONDITION = _build_tables()
+
+ROTATED = tuple(_ROTATED_FAMILY[k // 4] * 4 + k % 4 for k in range(NKINDS))
+"""``ROTATED[fk]``: the kind after an instruction that replaces CF and OF only (the new
+values go to ``fc`` as ``CF | OF << 11``), keeping the other flags of kind ``fk``."""
 """Per-kind tables: ``CF_BY_KIND[cpu.fk](cpu) -> bool`` ...; ``MATERIALIZE[k](cpu) -> int``
 (the six status bits); ``CONDITION[cc][k](cpu) -> bool`` for each Go condition suffix
 (``goasm.arch.amd64.CONDITIONS``)."""

@@ -27,6 +27,7 @@ calls) started.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import MutableMapping
 
@@ -131,6 +132,12 @@ class _HookTable:
 
 _NO_STOP = object()
 
+_MACHINE_NAME = re.compile(r"\bm\b")
+"""The machine's name inside generated instruction bodies (goasm.machine.semantics)."""
+
+_HOOK_TABLES_KEPT = 16
+"""Distinct hook tables a machine keeps interned (see :meth:`Machine._rebuild_hooks`)."""
+
 
 class NativeTable(MutableMapping):
     """``machine.natives``: address -> Python callable taking the machine.
@@ -217,6 +224,8 @@ class Machine:
         self._hooks: list = []          # every Hook that needs the slow loop
         self._all_hooks: list = []
         self._table = _HookTable()
+        self._hook_tables: dict = {}
+        self.probe = None
         self._syscall_sites: frozenset | None = None
         self._stop_value = _NO_STOP
         self.last_pc: int | None = None
@@ -470,9 +479,25 @@ class Machine:
             elif h.kind == "pc":
                 for a in h.at:
                     at.setdefault(a, []).append(h.fn)
-        self._table = _HookTable(tuple(before), tuple(after),
-                                 {a: tuple(fns) for a, fns in at.items()}, tuple(syscall),
-                                 bool(self._hooks))
+        table = _HookTable(tuple(before), tuple(after),
+                           {a: tuple(fns) for a, fns in at.items()}, tuple(syscall),
+                           bool(self._hooks))
+        # Interned: the same hooks give the same table object, so translations made for
+        # it (keyed by its identity) are found again when hooks are removed and re-added
+        # (a checker attaches and detaches around every call).
+        try:
+            key = (table.before, table.after, tuple(sorted(table.at.items())),
+                   table.syscall, table.slow)
+            hash(key)
+        except TypeError:       # unhashable hook callables: no interning
+            self._table = table
+            return
+        known = self._hook_tables.get(key)
+        if known is None:
+            known = self._hook_tables[key] = table
+            while len(self._hook_tables) > _HOOK_TABLES_KEPT:
+                del self._hook_tables[next(iter(self._hook_tables))]
+        self._table = known
 
     def _syscall_hooks(self, fns, pc: int) -> bool:
         """Run ``syscall`` hooks before the SYSCALL at ``pc``; True when one replaced it
@@ -518,6 +543,8 @@ class Machine:
         """Execute one instruction at ``cpu.pc`` (hooks are not called)."""
         if self.max_steps is not None and self.steps >= self.max_steps:
             raise self._limit(self.cpu.pc)
+        if self.probe is not None:
+            self.probe.observe(True)
         pc = self.cpu.pc
         fn = self._code.get(pc)
         if fn is None:
@@ -544,9 +571,14 @@ class Machine:
         callable ``until(machine) -> bool`` checked before each instruction; the
         instruction at the starting pc always executes. ``max_steps`` bounds this call.
         """
+        probe = self.probe
         if (until is not None and callable(until)) or \
                 (self._hooks and not self._hooks_translatable()):
+            if probe is not None:
+                probe.observe(True)
             return self._run_slow(until, max_steps)
+        if probe is not None:
+            probe.observe(self._translator() is None)
         return self._run_fast(until, max_steps)
 
     def _budget(self, max_steps: int | None):
@@ -568,27 +600,60 @@ class Machine:
         tr.check_memory()
         if self._hooks:
             if until is not None and self.cpu.pc == until:
+                if self.probe is not None:
+                    self.probe.observe(True)
                 return self._run_slow(until, max_steps)
-            table = tr.hooked_table(self._table.before, self._table)
+            table = tr.hooked_table(self._table, self.probe)
         else:
-            table = tr.table
+            table = tr.hooked_table(None, self.probe)
         return self._run_translated(tr, table, until, max_steps)
 
     def _hooks_translatable(self) -> bool:
-        """Only before-instruction hooks, and a translating engine: translated regions
-        call them inline (:mod:`goasm.machine.translate`) instead of the slow loop."""
+        """Only ``instruction`` hooks, or only ``pc`` hooks, and a translating engine:
+        translated regions call the former inline before every instruction, the latter
+        at their addresses (:mod:`goasm.machine.translate`), instead of the slow loop."""
         t = self._table
-        if not t.before or t.after or t.at or t.syscall:
+        if t.after or t.syscall or (t.before and t.at) or not (t.before or t.at):
             return False
-        if any(h.kind != "instruction" for h in self._hooks):
+        if any(h.kind not in ("instruction", "pc") for h in self._hooks):
             return False
         return self._translator() is not None
+
+    def set_probe(self, probe) -> None:
+        """Install (or with None remove) the *access probe*: the runtime checker's way
+        of seeing the stack accesses of the running code (:mod:`goasm.checker`).
+
+        In the translating engine the probe's filter is generated into translated code
+        and its cold closures (:mod:`goasm.machine.translate`, "Access probes"); every
+        other loop, :meth:`step`, and the accesses of the kernel and of string
+        instructions are served by the probe's own memory watches: ``run`` calls
+        ``probe.observe(True)`` before those and ``probe.observe(False)`` before the
+        translated loop."""
+        self.probe = probe
 
     def _code_changed(self, addr: int) -> None:
         """The closure at ``addr`` changed (a native): drop translations using it."""
         tr = self.__dict__.get("_translator_obj")
         if tr is not None:
             tr.invalidate(addr)
+        clocked = self.__dict__.get("_clocked_code")
+        if clocked is not None:
+            clocked.pop(addr, None)
+
+    def reads_clock(self, pc: int) -> bool:
+        """Does the code at ``pc`` read the virtual clock (``steps``: RDTSC, and the
+        kernel behind SYSCALL), or reach the machine in other ways (a native, a
+        handler-built closure)? Run loops that count steps per chunk bring ``steps`` up
+        to date before such code, so the clock reads the same in every loop."""
+        if pc in self.natives:
+            return True
+        ins = self.image.code.get(pc)
+        if ins is None:
+            return False
+        from goasm.machine.ops.base import Emitter
+
+        e = self.compiler.generate(ins)
+        return not isinstance(e, Emitter) or any(_MACHINE_NAME.search(line) for line in e.lines)
 
     def _translator(self):
         """This machine's :class:`goasm.machine.translate.Translator` (made on first
@@ -629,6 +694,8 @@ class Machine:
                 raise _Until
             table[until] = _sentinel
         fuel[1] = None
+        if table.probe is not None:
+            table.probe.observe(False)      # the translated code reports accesses
         try:
             while remaining is None or remaining > 0:
                 grant = GRANT if remaining is None or remaining > GRANT else remaining
@@ -684,14 +751,20 @@ class Machine:
         return StopReason("max_steps", pc)
 
     def _run_closures(self, until, max_steps) -> StopReason:
-        """The per-instruction closure loop (``GOASM_ENGINE=closure``)."""
-        code = self._code
+        """The per-instruction closure loop (``GOASM_ENGINE=closure``). Steps are
+        counted per chunk; an instruction that reads the clock (:meth:`reads_clock`)
+        ends the chunk early (its entry in the loop's table raises ``_ClockSync``) and
+        runs with ``steps`` exact."""
+        code = self.__dict__.get("_clocked_code")
+        if code is None:
+            code = self._clocked_code = _ClockedCode(self)
+        real = self._code
         cpu = self.cpu
         pc = cpu.pc
         remaining, hard = self._budget(max_steps)
         saved = None
         if until is not None:
-            saved = code.get(until, _MISSING)
+            saved = dict.get(code, until, _MISSING)
 
             def _sentinel():
                 raise _Until
@@ -709,8 +782,18 @@ class Machine:
             while remaining is None or remaining > 0:
                 n = CHUNK if remaining is None or remaining > CHUNK else remaining
                 i = -1
-                for i in range(n):
-                    pc = code[pc]()
+                try:
+                    for i in range(n):
+                        pc = code[pc]()
+                except _ClockSync:
+                    # the instruction at pc reads the clock: count what ran, then it
+                    self.steps += i + 1
+                    if remaining is not None:
+                        remaining -= i + 1
+                    i = -1
+                    n = 0
+                    pc = real[pc]()
+                    continue
                 self.steps += n
                 if remaining is not None:
                     remaining -= n
@@ -726,7 +809,7 @@ class Machine:
             self.exit_status = exc.status
             return StopReason("exit", pc, status=exc.status)
         except KeyError as exc:
-            if pc in code:
+            if dict.__contains__(code, pc):
                 self.steps += i + 1
                 self._complete(exc, pc)
                 raise
@@ -831,3 +914,31 @@ class Machine:
 
 
 _MISSING = object()
+
+
+class _ClockSync(Exception):
+    """Raised by the closure loop's entry for an instruction that reads the clock."""
+
+
+def _clock_sync():
+    raise _ClockSync
+
+
+class _ClockedCode(dict):
+    """The closure loop's table: the machine's closures, except that an instruction
+    reading the clock (:meth:`Machine.reads_clock`) has an entry raising
+    :class:`_ClockSync`; built per pc on first dispatch."""
+
+    __slots__ = ("machine",)
+
+    def __init__(self, machine: "Machine") -> None:
+        super().__init__()
+        self.machine = machine
+
+    def __missing__(self, pc):
+        m = self.machine
+        fn = m._code[pc]            # KeyError: no instruction there (the loop faults)
+        if m.reads_clock(pc):
+            fn = _clock_sync
+        self[pc] = fn
+        return fn

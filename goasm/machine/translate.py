@@ -49,8 +49,35 @@ Hooks
     handlers' bodies as they are (state in the CPU, not in locals) and call the hooks
     inline before each instruction with ``cpu.pc`` and ``machine.steps`` current, as
     the slow loop does; a hook that returns a value stops the run, one that moves
-    ``cpu.pc`` or changes the hooks hands control back to the run loop. Other hook
-    kinds use the slow loop.
+    ``cpu.pc`` or changes the hooks hands control back to the run loop. With only
+    ``pc`` hooks, regions are the fast ones and the hooks' addresses are region
+    boundaries whose table entries call the hooks first (registers are in the CPU at
+    every region boundary). Other hook kinds use the slow loop. The machine interns
+    its hook tables and the translator keeps a table per (hook table, probe), so
+    hooks removed and added again -- a checker around every call -- find their
+    translations again (:data:`MAX_TABLES`).
+
+Access probes
+    The runtime checker (:mod:`goasm.checker`) sees memory through an *access probe*
+    (:meth:`Machine.set_probe <goasm.machine.machine.Machine.set_probe>`) instead of
+    memory watches, which would take every stack page off the fast tables. In a
+    probed table every memory access of translated code is preceded by the probe's
+    filter, a few comparisons with the bounds in ``probe.cell`` (``[max stack size,
+    innermost entry SP, top of the frames' area, result area low, high]``), and calls
+    ``probe.probe_write(pc, addr, size, sp)`` / ``probe.probe_read(...)`` only when
+    the access may concern the checker (see :class:`goasm.checker.Checker`); cold
+    code runs closures compiled with checking accessors (``_probed_env``).
+    Instructions that reach memory otherwise (SYSCALL: the kernel; string
+    instructions, built as closures by their handlers) run alone, between
+    ``probe.observe(True)`` and ``probe.observe(False)``: the probe watches memory
+    itself meanwhile, as it does under every other loop.
+
+The clock
+    ``machine.steps`` is the virtual clock (RDTSC, the kernel's clock_gettime). While
+    an instruction runs it counts the instructions started, that one included, in
+    every loop: regions set it before an instruction that reaches the machine
+    (``sync``), single-instruction entries before such instructions and natives
+    (:meth:`Translator.clocked`), the closure loop ends its chunk before them.
 
 Exactness
     Every dispatched callable consumes *fuel* (``fuel[0]``, the instructions this run
@@ -72,6 +99,7 @@ the test suite runs every machine test with it) and ``closure`` (no translation)
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 import re
 
@@ -100,9 +128,12 @@ _TABLE_CALL = re.compile(r"\b(_o[0-9a-f]+)\[cpu\.fk\]\(cpu\)")
 _CPU_ATTR = re.compile(r"\bcpu\b(?:\s*\.\s*(\w+))?")
 _SYNC_NAMES = re.compile(r"\b(?:m|mem|regs)\b")
 _RESERVED = re.compile(r"\b(?:_G\d+|_S[a-z]+|_F|_N|_I|_B|_v|_pg|_MR|_MW|_RD\d+|_WR\d+"
-                       r"|_h\d+|_ht|_single|_unwind|fuel|_region)\b")
+                       r"|_h\d+|_ht|_single|_unwind|fuel|_region|_K|_PW|_PR|_PC|_P[rw]\w+)\b")
 """Names the region code uses itself: a handler body using one is not translated."""
 _MARK = re.compile(r"\x00(\w+)\x00")
+_FK_MAP = re.compile(r"(_o[0-9a-f]+)\[\x00Sfk\x00\]")
+"""``fk = table[fk]``: a flag kind mapped by a constant table (flags.ROTATED), folded
+to a literal when the kind is known."""
 _TEMPLATE_SLOT = re.compile(r"\b(fa|fb|fr|fc)\b")
 _FREE_CPU_ATTRS = frozenset({"df", "tsc", "fs_base", "gs_base", "xmm", "vhi", "kreg", "mxcsr",
                              "rflags_rest"})
@@ -113,6 +144,10 @@ _READ_LINE = re.compile(r"(?P<dst>[A-Za-z_]\w*) = (?P<q>\()?rd(?P<n>8|16|32|64)"
 _WRITE_LINE = re.compile(r"wr(?P<n>8|16|32|64)\((?P<a>[A-Za-z_]\w*|\d+), (?P<v>.+)\)$")
 _MEMORY_NAMES = ("_MR", "_MW", "_RD16", "_RD32", "_RD64", "_WR16", "_WR32", "_WR64")
 _CAN_RAISE = re.compile(r"[\w\])]\s*\(|\braise\b|/|%")
+_REACHES = re.compile(r"\bm\.syscall\b|\bmem\b")
+"""A body reaching memory other than through the ``rd*``/``wr*`` accessors (the kernel
+behind ``SYSCALL``, the memory object itself): with an access probe it runs bracketed."""
+_ACCESSOR = re.compile(r"\b(rd|wr)(\d+|v)\(")
 """A call, a raise or a division: what can raise inside a handler's body (arithmetic,
 comparisons and subscripts of its own tables cannot)."""
 
@@ -177,7 +212,7 @@ class _Instr:
 
     __slots__ = ("pc", "nxt", "lines", "objs", "kind", "reads", "writes", "cond_writes",
                  "sreads", "swrites", "cond_swrites", "tables", "exits", "final",
-                 "target", "can_raise", "fk_literal")
+                 "target", "can_raise", "fk_literal", "reaches", "fk_map", "fk_line")
 
     def __init__(self, pc: int, nxt: int) -> None:
         self.pc = pc
@@ -198,6 +233,9 @@ class _Instr:
         self.target: int | None = None
         self.can_raise = True
         self.fk_literal: int | None = None
+        self.reaches = False      # memory other than through rd*/wr* (see _REACHES)
+        self.fk_map: tuple | None = None   # fk = fk_map[fk] (flags.ROTATED)
+        self.fk_line: str | None = None    # that line (marked)
 
 
 def _table_kinds() -> dict[int, tuple]:
@@ -285,6 +323,10 @@ def analyze(e: Emitter, pc: int, nxt: int, table_kinds: dict) -> _Instr | None:
                     if tag == "Sfk":
                         value = rhs.strip() if not split[2] else ""
                         info.fk_literal = int(value) if value.isdigit() and not indent else None
+                        mapped = _FK_MAP.fullmatch(value)
+                        if mapped and not indent and info.objs.get(mapped.group(1)) is fl.ROTATED:
+                            info.fk_map = fl.ROTATED
+                            info.fk_line = marked
             for m in _MARK.finditer(rhs):
                 tag = m.group(1)
                 if tag[0] == "G":
@@ -310,6 +352,7 @@ def analyze(e: Emitter, pc: int, nxt: int, table_kinds: dict) -> _Instr | None:
         info.final = "dynamic"
     code = "\n".join(t for _, t in raw_lines)
     info.can_raise = bool(_CAN_RAISE.search(code))
+    info.reaches = bool(_REACHES.search(code))
     return info
 
 
@@ -319,9 +362,10 @@ class _Region:
     """Builds the source of one region (see the module docstring)."""
 
     def __init__(self, tr: "Translator", head: int, trace: list[_Instr], end: int | None,
-                 loop: bool, hooks: tuple | None = None) -> None:
+                 loop: bool, hooks: tuple | None = None, probe=None) -> None:
         self.tr = tr
         self.hooks = hooks        # before-instruction hooks called inline (raw bodies)
+        self.probe = probe        # an access probe whose filters guard memory accesses
         self.head = head
         self.trace = trace
         self.end = end            # pc after the last instruction when it falls through
@@ -387,14 +431,41 @@ class _Region:
         self.emit(depth + 1, "return -2")
         self.emit(depth, f"m.last_pc = {info.pc}")
         self.emit(depth, f"_I = {j}")
+        if info.kind == "sync":      # the clock: this instruction counts as started
+            self.emit(depth, f"m.steps = {before} + 1")
         self.unwind.append((info.pc, (), ()))
         self.objs.update(info.objs)
+        self.probe_pc(depth, info)
         for n, line in enumerate(info.lines):
             if line.rawret is None:
-                self.emit(depth + line.indent, line.raw)
+                self.emit(depth + line.indent, self.probed(line.raw))
             elif not self._falls_through(j, info, n):
                 back = self.loop and line.rawret == str(self.head)
-                self.exit(depth + line.indent, line.rawret, j + 1, (), (), back=back)
+                self.exit(depth + line.indent, self.probed(line.rawret), j + 1, (), (),
+                          back=back)
+
+    # ---- access probes and the clock
+
+    def probed(self, text: str) -> str:
+        """``text`` with the memory accessors replaced by the probe's checking ones."""
+        if self.probe is None:
+            return text
+        return _ACCESSOR.sub(lambda mm: f"_P{mm.group(1)[0]}{mm.group(2)}(", text)
+
+    def probe_pc(self, depth: int, info: _Instr) -> None:
+        """Before an instruction using the probe's checking accessors: the pc they
+        report, and SP in the CPU (the filters read it there)."""
+        if self.probe is None or not any(_ACCESSOR.search(line.raw) for line in info.lines):
+            return
+        self.emit(depth, f"_PC[0] = {info.pc}")
+        if 4 in self.rdirty:
+            self.emit(depth, "regs[4] = _G4")
+
+    def steps_now(self, depth: int, j: int) -> None:
+        """``machine.steps`` as the slow loop has it while instruction ``j`` runs (the
+        instructions started so far, this one included): for bodies reading the clock."""
+        used = f"_N + {j + 1}" if self.loop else str(j + 1)
+        self.emit(depth, f"m.steps = fuel[2] - _F + {used}")
 
     def render(self, j: int, info: _Instr, depth: int) -> None:
         if self.hooks is not None:
@@ -410,13 +481,14 @@ class _Region:
             self.sdirty = set()
             self.unwind.append((info.pc, (), ()))
             self.objs.update(info.objs)
-            last = len(info.lines) - 1
+            self.steps_now(depth, j)
+            self.probe_pc(depth, info)
             for n, line in enumerate(info.lines):
                 if line.rawret is None:
-                    self.emit(depth + line.indent, line.raw)
+                    self.emit(depth + line.indent, self.probed(line.raw))
                 elif not self._falls_through(j, info, n):
                     # never a `continue`: the locals are reloaded only after the body
-                    self.exit(depth + line.indent, line.rawret, count, (), ())
+                    self.exit(depth + line.indent, self.probed(line.rawret), count, (), ())
             self.kind = None
             for k in sorted(self.loaded):
                 self.emit(depth, f"_G{k} = regs[{k}]")
@@ -477,15 +549,27 @@ class _Region:
         self.unwind.append((info.pc, tuple(sorted(wb_regs)), tuple(s for s in SLOTS if s in wb_slots)))
         self.objs.update(info.objs)
         for n, line in enumerate(info.lines):
-            text = _MARK.sub(repl, line.text)
+            if info.fk_map is not None and kind is not None and line.text is info.fk_line:
+                text = f"_Sfk = {info.fk_map[kind]}"
+            else:
+                text = _MARK.sub(repl, line.text)
             d = depth + line.indent
             if line.ret is None:
-                if not self.memory_access(d, text):
-                    self.emit(d, text)
+                if not self.memory_access(d, text, info.pc):
+                    if self.probe is not None and _ACCESSOR.search(text):
+                        self.emit(d, f"_PC[0] = {info.pc}")
+                        if 4 in self.rdirty:
+                            self.emit(d, "regs[4] = _G4")
+                    self.emit(d, self.probed(text))
                 continue
             if self._falls_through(j, info, n):
                 continue
             expr = _MARK.sub(repl, line.ret)
+            if self.probe is not None and _ACCESSOR.search(expr):
+                self.emit(d, f"_PC[0] = {info.pc}")
+                if 4 in self.rdirty:
+                    self.emit(d, "regs[4] = _G4")
+                expr = self.probed(expr)
             back = self.loop and expr == str(self.head)
             self.exit(d, expr, count, wb_regs, wb_slots, back=back)
 
@@ -496,23 +580,30 @@ class _Region:
             self.sdef |= info.swrites
             if "fk" in info.swrites:
                 self.kind = info.fk_literal if "fk" not in info.cond_swrites else None
+                if info.fk_map is not None and "fk" not in info.cond_swrites:
+                    self.kind = info.fk_map[kind] if kind is not None else None
         else:
             self.kind = None
             for s in SLOTS:
                 if s in self.sdef:
                     self.emit(depth, f"_S{s} = cpu.{s}")
 
-    def memory_access(self, depth: int, text: str) -> bool:
+    def memory_access(self, depth: int, text: str, pc: int) -> bool:
         """Emit ``x = rdN(a)`` / ``wrN(a, v)`` with the page lookup inline: the
         memory's fast tables (``Memory._r``/``_w``) first, the method on a miss (an
         unmapped, read-only, watched or copy-on-write page, or an access crossing a
-        page), as :mod:`goasm.machine.memory` prescribes. False: not such a line."""
+        page), as :mod:`goasm.machine.memory` prescribes. With an access probe, its
+        filter comes first (see the module docstring). False: not such a line."""
         if not self.tr.inline_memory:
             return False
+        sp = "_G4" if 4 in self.loaded else "regs[4]"
         m = _READ_LINE.match(text)
         if m is not None:
             dst, n, a = m.group("dst"), int(m.group("n")), m.group("a")
             size = n // 8
+            if self.probe is not None:
+                self.emit(depth, f"if {a} + {size} > _K[3] and {a} < _K[4]:")
+                self.emit(depth + 1, f"_PR({pc}, {a}, {size}, {sp})")
             self.emit(depth, f"_pg = _MR.get({a} >> 12)")
             if size == 1:
                 self.emit(depth, "if _pg is not None:")
@@ -527,6 +618,11 @@ class _Region:
         if m is not None and _simple_value(m.group("v")):
             n, a, v = int(m.group("n")), m.group("a"), m.group("v")
             size = n // 8
+            if self.probe is not None:
+                slack = self.probe.slack(pc)
+                self.emit(depth, f"if {slack} < {sp} - {a} <= _K[0] or "
+                                 f"({a} + {size} > _K[1] and {a} <= _K[2]):")
+                self.emit(depth + 1, f"_PW({pc}, {a}, {size}, {sp})")
             self.emit(depth, f"_pg = _MW.get({a} >> 12)")
             if size == 1:
                 self.emit(depth, "if _pg is not None:")
@@ -602,8 +698,9 @@ class _Region:
         self.emit(1, "return _region")
         hooks = tuple(f"_h{i}" for i in range(len(self.hooks))) + ("_ht",) \
             if self.hooks is not None else ()
+        probe = _probe_names() if self.probe is not None else ()
         names = ", ".join(ENV_NAMES + ("fuel", "_single", "_unwind") + _MEMORY_NAMES + hooks
-                          + tuple(self.objs))
+                          + probe + tuple(self.objs))
         return f"def _make({names}):\n" + "\n".join(self.out) + "\n"
 
 
@@ -677,24 +774,104 @@ class Rehook(Exception):
 
 class _Table(dict):
     """pc -> callable returning the next pc; built on first dispatch (stub or region).
-    ``hooks`` is None for the plain table, else the before-instruction hooks its
-    entries call (with ``hook_table``, the machine's hook table they were built for)."""
 
-    __slots__ = ("tr", "hooks", "hook_table", "regions", "covering")
+    ``hooks`` is None for a table without ``instruction`` hooks, else those hooks (its
+    entries call them before every instruction); ``at`` maps the addresses of ``pc``
+    hooks to their functions (those addresses are region boundaries, and their entries
+    call the hooks first, the real entry is then in ``inner``); ``hook_table`` is the
+    machine's hook table the entries were built for; ``probe`` the access probe their
+    memory accesses report to, or None (see the module docstring)."""
 
-    def __init__(self, tr: "Translator", hooks: tuple | None = None, hook_table=None):
+    __slots__ = ("tr", "hooks", "hook_table", "at", "probe", "inner", "regions", "covering",
+                 "code")
+
+    def __init__(self, tr: "Translator", hooks: tuple | None = None, hook_table=None,
+                 at=None, probe=None):
         super().__init__()
         self.tr = tr
         self.hooks = hooks
         self.hook_table = hook_table
+        self.at = dict(at) if at else {}
+        self.probe = probe
+        self.inner: dict = {}                     # pc of a pc hook -> its real entry
         self.regions: dict[int, tuple] = {}       # head -> (function, source, pcs)
         self.covering: dict[int, set[int]] = {}   # pc -> heads of regions including it
-        if hooks is not None:
+        self.code: dict = {}                      # pc -> the closure run when cold
+        if hooks is not None or self.at:
             self[-1] = tr.hook_stop
-            self[-2] = tr.hook_jump
+            self[-2] = functools.partial(tr.hook_jump, self)
 
     def __missing__(self, pc):
-        return self.tr.stub(self, pc)
+        return self.tr.entry(self, pc)
+
+
+MAX_TABLES = 8
+"""Hooked or probed dispatch tables a translator keeps (least recently built dropped):
+a checker attached and detached around every call finds its table again."""
+
+
+def _probe_names() -> tuple:
+    """The names probed regions receive: the probe's filter bounds ``_K``, its write and
+    read functions ``_PW``/``_PR``, the cell ``_PC`` holding the pc the checking
+    accessors report, and those accessors (``_Pr64`` for ``rd64`` ...)."""
+    return ("_K", "_PW", "_PR", "_PC") + tuple(
+        f"_P{n[0]}{n[2:]}" for n in ENV_NAMES if _ACCESSOR.fullmatch(n + "("))
+
+
+def _accessor_size(name: str):
+    """Bytes accessed by the environment accessor ``name`` (``rd64`` -> 8), or None when
+    the size is an argument (``rdv(a, n)``, ``wrv(a, n, v)``)."""
+    digits = name[2:]
+    return int(digits) // 8 if digits.isdigit() else None
+
+
+def _probed_env(probe, regs, pcell, env: tuple) -> tuple:
+    """The checking accessors of a probe (the values of :func:`_probe_names` after
+    ``_K _PW _PR _PC``), and the environment with them in place of the plain ones (for
+    cold closures): each runs the probe's filter with ``regs[4]`` as SP and the pc in
+    ``pcell[0]``, then the plain accessor."""
+    k = probe.cell
+    pw, pr = probe.probe_write, probe.probe_read
+
+    def reader(fn, size):
+        if size is None:
+            def rdv(a, n):
+                if a + n > k[3] and a < k[4]:
+                    pr(pcell[0], a, n, regs[4])
+                return fn(a, n)
+            return rdv
+
+        def rd(a):
+            if a + size > k[3] and a < k[4]:
+                pr(pcell[0], a, size, regs[4])
+            return fn(a)
+        return rd
+
+    def writer(fn, size):
+        if size is None:
+            def wrv(a, n, v):
+                sp = regs[4]
+                if 0 < sp - a <= k[0] or (a + n > k[1] and a <= k[2]):
+                    pw(pcell[0], a, n, sp)
+                fn(a, n, v)
+            return wrv
+
+        def wr(a, v):
+            sp = regs[4]
+            if 0 < sp - a <= k[0] or (a + size > k[1] and a <= k[2]):
+                pw(pcell[0], a, size, sp)
+            fn(a, v)
+        return wr
+
+    accessors = []
+    out = list(env)
+    for i, name in enumerate(ENV_NAMES):
+        if _ACCESSOR.fullmatch(name + "("):
+            size = _accessor_size(name)
+            fn = reader(env[i], size) if name[0] == "r" else writer(env[i], size)
+            accessors.append(fn)
+            out[i] = fn
+    return tuple(accessors), tuple(out)
 
 
 class Translator:
@@ -713,10 +890,11 @@ class Translator:
             isinstance(getattr(mem, "_w", None), dict)
         self.memory_env = _memory_env(mem) if self.inline_memory else (None,) * 8
         self.table = _Table(self)
-        self.hooked: _Table | None = None
+        self._hooked: dict = {}     # (id(hook table), id(probe)) -> (hook table, probe, _Table)
         self.barriers: set[int] = set()
         self._info: dict[int, object] = {}
         self._table_kinds = _table_kinds()
+        self._probe_env: dict = {}  # id(probe) -> (probe, pcell, accessors, env)
 
     def check_memory(self) -> None:
         """Regions inline lookups in the memory's fast page tables (``Memory._r`` and
@@ -728,19 +906,70 @@ class Translator:
                 isinstance(getattr(mem, "_w", None), dict)
             self.memory_env = _memory_env(mem) if self.inline_memory else (None,) * 8
             self.table = _Table(self)
-            self.hooked = None
+            self._hooked = {}
 
-    def hooked_table(self, hooks: tuple, hook_table) -> _Table:
-        """The table whose entries call ``hooks`` before every instruction."""
-        t = self.hooked
-        if t is None or t.hooks != hooks or t.hook_table is not hook_table:
-            t = self.hooked = _Table(self, hooks, hook_table)
+    def hooked_table(self, hook_table, probe=None) -> _Table:
+        """The table for the machine's hook table ``hook_table`` (``instruction`` hooks
+        called before every instruction, ``pc`` hooks at their addresses; None: no
+        hooks) and access probe ``probe`` (or None). Tables are kept and found again
+        by the identity of both (the machine interns its hook tables), so translations
+        survive hooks that come and go, as a checker's do around every call."""
+        if hook_table is None and probe is None:
+            return self.table
+        key = (id(hook_table), id(probe))
+        got = self._hooked.get(key)
+        if got is not None and got[0] is hook_table and got[1] is probe:
+            return got[2]
+        hooks = hook_table.before if hook_table is not None and hook_table.before else None
+        at = hook_table.at if hook_table is not None else None
+        t = _Table(self, hooks, hook_table, at, probe)
+        self._hooked[key] = (hook_table, probe, t)
+        while len(self._hooked) > MAX_TABLES:
+            del self._hooked[next(iter(self._hooked))]
         return t
 
     # ---- cold code
 
-    def stub(self, table: _Table, pc: int):
-        """The entry for a pc not translated (yet): runs the instruction's closure,
+    def entry(self, table: _Table, pc: int):
+        """Build the entry for ``pc`` in ``table`` (on its first dispatch)."""
+        if pc in table.at:
+            fn = self._at_entry(table, pc)
+            table[pc] = fn
+            return fn
+        return self.stub(table, pc, table)
+
+    def _at_entry(self, table: _Table, pc: int):
+        """The entry of a ``pc`` hook's address: the hooks (``cpu.pc`` and
+        ``machine.steps`` current, as the slow loop calls them), then the real entry
+        (``table.inner``). A hook's value stops the run (entry -1); a hook that moved
+        ``cpu.pc`` or changed the hooks hands over to entry -2."""
+        m = self.machine
+        cpu = m.cpu
+        fuel = self.fuel
+        fns = table.at[pc]
+        ht = table.hook_table
+        inner = table.inner
+        tr = self
+
+        def _at():
+            cpu.pc = pc
+            m.steps = fuel[2] - fuel[0]
+            for h in fns:
+                v = h(m)
+                if v is not None:
+                    fuel[3] = v
+                    return -1
+            if cpu.pc != pc or m._table is not ht:
+                return -2
+            fn = inner.get(pc)
+            if fn is None:
+                fn = tr.stub(table, pc, inner)
+            return fn()
+        return _at
+
+    def stub(self, table: _Table, pc: int, into: dict):
+        """The entry for a pc not translated (yet), installed in ``into`` (the table,
+        or its ``inner`` map for a pc hook's address): runs the instruction's closure,
         charging one instruction of fuel, and counts dispatches."""
         m = self.machine
         if m._code.get(pc) is None:
@@ -750,8 +979,8 @@ class Translator:
         one = self._single(table, pc)
         threshold = self.threshold
         if threshold <= 1:
-            self.hot(table, pc)
-            return table[pc]
+            self.hot(table, pc, into)
+            return into[pc]
         count = 0
         tr = self
         ins = m.image.code.get(pc)
@@ -765,19 +994,89 @@ class Translator:
             if last[0] != pc:
                 count += 1
                 if count >= threshold:
-                    tr.hot(table, pc)
+                    tr.hot(table, pc, into)
             n = one()
             last[0] = n if n == nxt else None
             return n
-        table[pc] = _stub
+        into[pc] = _stub
         return _stub
+
+    def clocked(self, pc: int) -> bool:
+        """Does the code at ``pc`` read ``machine.steps`` (the virtual clock: RDTSC,
+        the kernel's clock_gettime behind SYSCALL, natives), or reach the machine in
+        other ways? Its single-instruction entry then brings ``steps`` up to date."""
+        info = self.info(pc)
+        return info is None or info.kind == "sync"
+
+    def bracketed(self, table: _Table, pc: int) -> bool:
+        """With an access probe: does the instruction at ``pc`` reach memory other than
+        through the accessors (the kernel behind SYSCALL, a handler-built closure such
+        as a string instruction)? It then runs alone, the probe observing memory."""
+        if table.probe is None:
+            return False
+        m = self.machine
+        if pc in m.natives:
+            return False            # natives are the runtime model: not checked
+        info = self.info(pc)
+        return info is None or info.reaches
+
+    def closure(self, table: _Table, pc: int):
+        """The closure executing the instruction at ``pc`` alone in ``table``: the
+        machine's, or with a probe, one compiled with the checking accessors (or the
+        machine's in a bracket that makes the probe observe memory itself)."""
+        m = self.machine
+        fn = m._code[pc]
+        probe = table.probe
+        if probe is None or pc in m.natives:
+            return fn
+        got = table.code.get(pc)
+        if got is not None:
+            return got
+        _, pcell, _, env = self.probe_env(probe)
+        if self.bracketed(table, pc):
+            plain = fn
+
+            def fn():
+                pcell[0] = pc
+                m.last_pc = pc
+                probe.observe(True)
+                try:
+                    return plain()
+                finally:
+                    probe.observe(False)
+        else:
+            e = m.compiler.generate(m.image.code[pc])
+            body = m.compiler.factory(e.source())(*env, *e.params)
+
+            def fn():
+                pcell[0] = pc
+                return body()
+        table.code[pc] = fn
+        return fn
+
+    def probe_env(self, probe):
+        """(probe, pc cell, checking accessors, environment with them) for ``probe``."""
+        got = self._probe_env.get(id(probe))
+        if got is None or got[0] is not probe:
+            pcell = [0]
+            accessors, env = _probed_env(probe, self.machine.cpu.regs, pcell,
+                                         self.machine.compiler.env)
+            got = self._probe_env[id(probe)] = (probe, pcell, accessors, env)
+        return got
 
     def _single(self, table: _Table, pc: int):
         """An entry executing just the instruction at ``pc`` (with the table's hooks)."""
         m = self.machine
-        fn = m._code[pc]
+        fn = self.closure(table, pc)
         fuel = self.fuel
         if table.hooks is None:
+            if self.clocked(pc):
+                def _one_clocked():
+                    fuel[0] -= 1
+                    m.steps = fuel[2] - fuel[0]
+                    return fn()
+                return _one_clocked
+
             def _one():
                 fuel[0] -= 1
                 return fn()
@@ -798,6 +1097,7 @@ class Translator:
                 return -2
             m.last_pc = pc
             fuel[0] -= 1
+            m.steps = fuel[2] - fuel[0]
             return fn()
         return _one_hooked
 
@@ -805,32 +1105,32 @@ class Translator:
         """Entry -1: a hook asked to stop."""
         raise HookStop(self.fuel[3])
 
-    def hook_jump(self):
+    def hook_jump(self, table: _Table):
         """Entry -2: a hook moved ``cpu.pc`` (or changed the hooks): execute the
         instruction at ``cpu.pc`` without calling hooks again, as the slow loop does."""
         m = self.machine
         fuel = self.fuel
         pc = m.cpu.pc
-        fn = m._code.get(pc)
-        if fn is None:
+        if m._code.get(pc) is None:
             raise m._fault_at(pc)
+        fn = self.closure(table, pc)
         fuel[1] = pc
         m.last_pc = pc
         fuel[0] -= 1
         m.steps = fuel[2] - fuel[0]
         nxt = fn()
         fuel[1] = None
-        hooked = self.hooked
-        if hooked is None or m._table is not hooked.hook_table:
+        if m._table is not table.hook_table or m.probe is not table.probe:
             fuel[3] = nxt
             raise Rehook
         return nxt
 
-    def hot(self, table: _Table, pc: int) -> None:
-        """Translate the region starting at ``pc`` and install it (or a plain counting
-        entry when nothing there can be translated)."""
+    def hot(self, table: _Table, pc: int, into: dict | None = None) -> None:
+        """Translate the region starting at ``pc`` and install it in ``into`` (default:
+        the table), or a plain counting entry when nothing there can be translated."""
         region = self.translate(table, pc)
-        table[pc] = region if region is not None else self._single(table, pc)
+        (table if into is None else into)[pc] = \
+            region if region is not None else self._single(table, pc)
 
     # ---- translation
 
@@ -847,19 +1147,23 @@ class Translator:
             self._info[pc] = got
         return got
 
-    def trace(self, head: int):
-        """(instructions, end pc, loop?) of the region starting at ``head``."""
+    def trace(self, head: int, table: _Table | None = None):
+        """(instructions, end pc, loop?) of the region starting at ``head`` (for
+        ``table``: its pc hooks' addresses are boundaries, its probe's bracketed
+        instructions run alone)."""
+        at = table.at if table is not None else {}
         trace: list[_Instr] = []
         seen: set[int] = set()
         pc = head
         loop = False
         end = None
         while True:
-            if pc in seen or (trace and pc in self.barriers) or len(trace) >= MAX_TRACE:
+            if pc in seen or (trace and (pc in self.barriers or pc in at)) \
+                    or len(trace) >= MAX_TRACE:
                 end = pc
                 break
             info = self.info(pc)
-            if info is None:
+            if info is None or (table is not None and self.bracketed(table, pc)):
                 end = pc
                 break
             trace.append(info)
@@ -879,23 +1183,29 @@ class Translator:
                 break
         if end == head:
             loop = True
+        if head in at:
+            loop = False        # back to a hooked head: through its entry, not `continue`
         return trace, end, loop
 
     def translate(self, table: _Table, head: int):
         """The region function for ``head`` in ``table`` (None when its first
         instruction cannot be translated)."""
-        trace, end, loop = self.trace(head)
+        trace, end, loop = self.trace(head, table)
         if not trace:
             return None
-        r = _Region(self, head, trace, end, loop, table.hooks)
+        r = _Region(self, head, trace, end, loop, table.hooks, table.probe)
         src = r.source()
         m = self.machine
         namespace: dict = {}
         exec(builtins.compile(src, f"<goasm-region {head:#x}>", "exec"), namespace)  # noqa: S102
         unwind = _make_unwind(m.cpu, m.cpu.regs, self.fuel, tuple(r.unwind))
         hooks = (*table.hooks, table.hook_table) if table.hooks is not None else ()
+        probe = ()
+        if table.probe is not None:
+            p, pcell, accessors, _ = self.probe_env(table.probe)
+            probe = (p.cell, p.probe_write, p.probe_read, pcell, *accessors)
         fn = namespace["_make"](*m.compiler.env, self.fuel, self._single(table, head), unwind,
-                                *self.memory_env, *hooks, *r.objs.values())
+                                *self.memory_env, *hooks, *probe, *r.objs.values())
         pcs = tuple(i.pc for i in trace)
         table.regions[head] = (fn, src, pcs)
         for pc in pcs:
@@ -905,13 +1215,15 @@ class Translator:
     # ---- invalidation
 
     def _tables(self):
-        return (self.table,) if self.hooked is None else (self.table, self.hooked)
+        return (self.table, *(t for _, _, t in self._hooked.values()))
 
     def invalidate(self, addr: int) -> None:
         """Forget translations that include ``addr`` (a native installed or removed)."""
         self._info.pop(addr, None)
         for table in self._tables():
             table.pop(addr, None)
+            table.inner.pop(addr, None)
+            table.code.pop(addr, None)
             for head in table.covering.pop(addr, ()):
                 self._drop(table, head)
 
@@ -921,6 +1233,8 @@ class Translator:
             return
         if table.get(head) is entry[0]:
             del table[head]
+        if table.inner.get(head) is entry[0]:
+            del table.inner[head]
         for pc in entry[2]:
             heads = table.covering.get(pc)
             if heads is not None:

@@ -5,7 +5,9 @@ that Go spells as three-operand ``SHLQ CX, src, dst`` / ``SHRQ $n, src, dst``
 The count (an immediate or CL, written ``CX``) is masked to 5 bits, 6 for 64-bit
 operands; a masked count of 0 changes neither the destination nor any flag. Shifts set
 CF to the last bit shifted out and SF ZF PF from the result (flag family SHIFT); rotates
-change only CF and OF, so the other flags are materialised and kept.
+change only CF and OF and keep the other flags lazily (the ROT flag kinds of
+:mod:`goasm.machine.flags`). A count known at compile time (an immediate) is applied
+without a runtime test.
 """
 
 from __future__ import annotations
@@ -14,16 +16,39 @@ from goasm.machine import flags as fl
 from goasm.machine.ops.base import BITS, MASK_TEXT, BadForm, handles, sized
 
 
-def _count(e, op, width) -> str:
-    """Emit ``n = masked count``; returns "n"."""
+def _count(e, op, width):
+    """The masked count: an int when it is known at compile time (an immediate, or the
+    implicit 1 when ``op`` is None), else None after emitting ``n = CL & mask``."""
     cmask = 0x3F if width == 8 else 0x1F
+    if op is None:
+        return 1
     if op.kind == "imm":
-        e.emit(f"n = {e.const(op.value & cmask)}")
-    elif op.kind == "gpr" and op.index == 1 and not op.high:
+        return op.value & cmask
+    if op.kind == "gpr" and op.index == 1 and not op.high:
         e.emit(f"n = regs[1] & {cmask:#x}")
+        return None
+    raise BadForm(f"shift count must be an immediate or CX, not {op.text}")
+
+
+def _counted(e, n, dst, width, body) -> None:
+    """Emit ``body()`` for a count ``n`` (see :func:`_count`): unconditionally for a
+    known non-zero count, not at all for a known zero, else under ``if n:`` (a masked
+    count of 0 changes neither the destination nor any flag)."""
+    if n is None:
+        with e.block("if n:"):
+            body()
+        _zero_count_write(e, dst, width)
+    elif n:
+        e.emit(f"n = {n}")
+        body()
     else:
-        raise BadForm(f"shift count must be an immediate or CX, not {op.text}")
-    return "n"
+        _zero_count_write(e, dst, width, always=True)
+
+
+def _rotate_flags(e) -> None:
+    """CF and OF replaced (``c``, ``o``), the other flags kept: the lazy ROT kinds
+    (:data:`goasm.machine.flags.ROTATED`), nothing computed."""
+    e.emit(f"cpu.fk = {e.const(fl.ROTATED)}[cpu.fk]", "cpu.fc = c | o << 11")
 
 
 @handles(*sized("SHL", op="SHL"), *sized("SAL", op="SHL"), *sized("SHR", op="SHR"),
@@ -41,12 +66,10 @@ def shift(e, args, op, width):
     bits = BITS[width]
     mask = MASK_TEXT[width]
     sign = 1 << (bits - 1)
-    if count is None:
-        e.emit("n = 1")
-    else:
-        _count(e, count, width)
+    n = _count(e, count, width)
     e.emit(f"d = {e.read(dst, width)}")
-    with e.block("if n:"):
+
+    def body():
         if op == "SHL":
             e.emit(f"r = (d << n) & {mask}",
                    f"c = (d >> ({bits} - n)) & 1 if n <= {bits} else 0")
@@ -77,15 +100,18 @@ def shift(e, args, op, width):
         if op in ("SHL", "SHR", "SAR"):
             e.flags(fl.SHIFT, width, a="d", c="c", r="r")
         else:
-            e.emit(f"{e.const(fl.replace)}(cpu, {fl.CF | fl.OF}, c | (o << 11))")
-    _zero_count_write(e, dst, width)
+            _rotate_flags(e)
+    _counted(e, n, dst, width, body)
     e.next()
 
 
-def _zero_count_write(e, dst, width) -> None:
+def _zero_count_write(e, dst, width, *, always: bool = False) -> None:
     """A 32-bit register destination is written (zero-extended) even for a masked count
     of 0 (checked on an Intel Xeon through a Go-built harness; Unicorn agrees)."""
     if width == 4 and dst.kind == "gpr":
+        if always:
+            e.write(dst, 4, "d")
+            return
         with e.block("else:"):
             e.write(dst, 4, "d")
 
@@ -98,9 +124,10 @@ def double_shift(e, args, op, width):
         raise BadForm("no 8-bit double shift")
     bits = BITS[width]
     mask = MASK_TEXT[width]
-    _count(e, count, width)
+    n = _count(e, count, width)
     e.emit(f"s = {e.read(src, width)}", f"d = {e.read(dst, width)}")
-    with e.block("if n:"):
+
+    def body():
         if op == "SHL":
             e.emit(f"x = (d << {bits}) | s", f"r = ((x << n) >> {bits}) & {mask}",
                    f"c = (x >> ({2 * bits} - n)) & 1")
@@ -109,5 +136,5 @@ def double_shift(e, args, op, width):
                    "c = (x >> (n - 1)) & 1")
         e.write(dst, width, "r")
         e.flags(fl.SHIFT, width, a="d", c="c", r="r")
-    _zero_count_write(e, dst, width)
+    _counted(e, n, dst, width, body)
     e.next()
