@@ -434,6 +434,7 @@ class Machine(_core.Machine):
         if fresh:
             self.restore(self._ready)
         internal = fn.symbol.abi == "ABIInternal"
+        self.warm(fn.symbol.addr)       # translated from the first call on (goasm.machine)
         frame = _CallFrame(self, fn, sig, internal)
         frame.build(args, state)
         checker = None

@@ -619,6 +619,16 @@ class Machine:
             return False
         return self._translator() is not None
 
+    def warm(self, addr: int) -> None:
+        """Translate the code at ``addr`` on its first dispatch instead of after
+        ``GOASM_HOT`` of them (and the straight-line code after it, see
+        :meth:`goasm.machine.translate.Translator.hot`): for a function that is called
+        through :meth:`goasm.Machine.call`, whose second call should already run
+        translated. Nothing happens with ``GOASM_ENGINE=closure``."""
+        tr = self._translator()
+        if tr is not None:
+            tr.warm(addr)
+
     def set_probe(self, probe) -> None:
         """Install (or with None remove) the *access probe*: the runtime checker's way
         of seeing the stack accesses of the running code (:mod:`goasm.checker`).

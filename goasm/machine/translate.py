@@ -131,6 +131,10 @@ _RESERVED = re.compile(r"\b(?:_G\d+|_S[a-z]+|_F|_N|_I|_B|_v|_pg|_MR|_MW|_RD\d+|_
                        r"|_h\d+|_ht|_single|_unwind|fuel|_region|_K|_PW|_PR|_PC|_P[rw]\w+)\b")
 """Names the region code uses itself: a handler body using one is not translated."""
 _MARK = re.compile(r"\x00(\w+)\x00")
+_MASK32 = re.compile(r"\((\x00G(\d+)\x00) & 0xFFFFFFFF\)")
+_TEMP_ASSIGN = re.compile(r"([a-z]\w*) = (.+)")
+_NAME = re.compile(r"\b[A-Za-z_]\w*\b")
+_SLOT_STORE = re.compile(r"\x00S(fk|fa|fb|fr|fc)\x00 = ")
 _FK_MAP = re.compile(r"(_o[0-9a-f]+)\[\x00Sfk\x00\]")
 """``fk = table[fk]``: a flag kind mapped by a constant table (flags.ROTATED), folded
 to a literal when the kind is known."""
@@ -212,7 +216,8 @@ class _Instr:
 
     __slots__ = ("pc", "nxt", "lines", "objs", "kind", "reads", "writes", "cond_writes",
                  "sreads", "swrites", "cond_swrites", "tables", "exits", "final",
-                 "target", "can_raise", "fk_literal", "reaches", "fk_map", "fk_line")
+                 "target", "can_raise", "fk_literal", "reaches", "fk_map", "fk_line",
+                 "narrow")
 
     def __init__(self, pc: int, nxt: int) -> None:
         self.pc = pc
@@ -236,6 +241,8 @@ class _Instr:
         self.reaches = False      # memory other than through rd*/wr* (see _REACHES)
         self.fk_map: tuple | None = None   # fk = fk_map[fk] (flags.ROTATED)
         self.fk_line: str | None = None    # that line (marked)
+        self.narrow: dict[int, bool] = {}  # register -> written only 32 bits wide
+        #                                    (True: unconditionally)
 
 
 def _table_kinds() -> dict[int, tuple]:
@@ -336,6 +343,20 @@ def analyze(e: Emitter, pc: int, nxt: int, table_kinds: dict) -> _Instr | None:
         ret = marked[6:].strip() if rawret is not None else None
         info.lines.append(_Line(indent, marked, text, ret, rawret))
 
+    # Registers every write of which is a 32-bit Emitter.write (zero-extended, so the
+    # value fits in 32 bits): a later `(reg & 0xFFFFFFFF)` needs no mask.
+    counts: dict[int, int] = {}
+    for line in info.lines:
+        split = _assign_split(line.text) if line.rawret is None else None
+        if split:
+            for m in _MARK.finditer(split[0]):
+                if m.group(1)[0] == "G":
+                    k = int(m.group(1)[1:])
+                    counts[k] = counts.get(k, 0) + 1
+    for k, widths in getattr(e, "gpr_writes", {}).items():
+        if set(widths) == {4} and counts.get(k) == len(widths):
+            info.narrow[k] = k not in info.cond_writes
+
     if info.exits and has_loop:
         return None     # a return inside a handler's own loop: no `continue` rewriting
     final = raw_lines[last][1]
@@ -379,6 +400,8 @@ class _Region:
         self.sdef: set[str] = set()
         self.kind: int | None = None
         self.unwind: list[tuple] = []
+        self.dead: list[set] = [set() for _ in trace]
+        self.narrow: set[int] = set()     # registers known to hold 32-bit values
 
     def emit(self, depth: int, text: str) -> None:
         self.out.append("    " * depth + text)
@@ -490,6 +513,7 @@ class _Region:
                     # never a `continue`: the locals are reloaded only after the body
                     self.exit(depth + line.indent, self.probed(line.rawret), count, (), ())
             self.kind = None
+            self.narrow = set()
             for k in sorted(self.loaded):
                 self.emit(depth, f"_G{k} = regs[{k}]")
             for s in SLOTS:
@@ -503,6 +527,8 @@ class _Region:
             self.emit(depth, f"_G{k} = regs[{k}]")
         self.loaded |= need
 
+        dead = self.dead[j]
+        swrites = info.swrites - dead
         if info.kind == "flagsync":
             self.flush_slots(depth, self.sdirty)
             self.sdirty = set()
@@ -513,7 +539,7 @@ class _Region:
                 self.flush_slots(depth, self.sdirty)
                 self.sdirty = set()
             pre = set()
-            for s in info.swrites:
+            for s in swrites:
                 if s in info.cond_swrites or s in info.sreads or info.exits:
                     pre.add(s)
             for s in SLOTS:
@@ -531,7 +557,7 @@ class _Region:
                 return f"_G{tag[1:]}"
             if tag[0] == "S":
                 s = tag[1:]
-                if subst_slot is not None and (s in subst_slot or s in info.swrites):
+                if subst_slot is not None and (s in subst_slot or s in swrites):
                     return f"_S{s}"
                 return f"cpu.{s}"
             t, name = info.tables[tag]
@@ -545,14 +571,31 @@ class _Region:
             return f"({expr})"
 
         wb_regs = self.rdirty | info.writes
-        wb_slots = (self.sdirty | info.swrites) if subst_slot is not None else set()
+        wb_slots = (self.sdirty | swrites) if subst_slot is not None else set()
         self.unwind.append((info.pc, tuple(sorted(wb_regs)), tuple(s for s in SLOTS if s in wb_slots)))
         self.objs.update(info.objs)
+        start = len(self.out)
+        narrow = set(self.narrow)
         for n, line in enumerate(info.lines):
+            if dead and not line.indent:
+                target = _SLOT_STORE.match(line.text)
+                if target is not None and target.group(1) in dead:
+                    continue        # a flag slot nothing reads before it is written again
             if info.fk_map is not None and kind is not None and line.text is info.fk_line:
                 text = f"_Sfk = {info.fk_map[kind]}"
             else:
-                text = _MARK.sub(repl, line.text)
+                text = line.text
+                if narrow and "0xFFFFFFFF)" in text:
+                    # a register last written 32 bits wide needs no 32-bit mask
+                    text = _MASK32.sub(lambda mm: mm.group(1) if int(mm.group(2)) in narrow
+                                       else mm.group(0), text)
+                text = _MARK.sub(repl, text)
+                if narrow and line.rawret is None:
+                    split = _assign_split(line.text)
+                    if split:
+                        for mm in _MARK.finditer(split[0]):
+                            if mm.group(1)[0] == "G":
+                                narrow.discard(int(mm.group(1)[1:]))
             d = depth + line.indent
             if line.ret is None:
                 if not self.memory_access(d, text, info.pc):
@@ -573,11 +616,17 @@ class _Region:
             back = self.loop and expr == str(self.head)
             self.exit(d, expr, count, wb_regs, wb_slots, back=back)
 
+        self.out[start:] = _propagate(_dead_code(self.out[start:], depth), depth)
+        for k in info.writes:
+            if info.narrow.get(k):
+                self.narrow.add(k)
+            elif k not in info.narrow:
+                self.narrow.discard(k)
         self.rdirty |= info.writes
         self.loaded |= info.writes
         if subst_slot is not None:
-            self.sdirty |= info.swrites
-            self.sdef |= info.swrites
+            self.sdirty |= swrites
+            self.sdef |= swrites
             if "fk" in info.swrites:
                 self.kind = info.fk_literal if "fk" not in info.cond_swrites else None
                 if info.fk_map is not None and "fk" not in info.cond_swrites:
@@ -646,9 +695,59 @@ class _Region:
 
     # ---- whole region
 
+    def dead_slots(self) -> list[set]:
+        """For each instruction, the flag slots it writes that nothing reads before they
+        are written again: a backward pass over the trace. Every exit, fault point
+        (the unwind writes the slots back), flag read or bracketed instruction reads
+        the slots the flag kind in effect uses (all of them when it is not known); an
+        instruction setting kind K makes the slots K does not use irrelevant."""
+        trace = self.trace
+        kinds = []
+        kind = None
+        for info in trace:                       # the kind before each instruction
+            kinds.append(kind)
+            if info.kind != "plain":
+                kind = None
+            elif "fk" in info.swrites:
+                if "fk" in info.cond_swrites:
+                    kind = None
+                elif info.fk_literal is not None:
+                    kind = info.fk_literal
+                elif info.fk_map is not None and kind is not None:
+                    kind = info.fk_map[kind]
+                else:
+                    kind = None
+        everything = set(SLOTS)
+        live = everything if self.loop else _used_slots(kind)
+        dead = []
+        for j in range(len(trace) - 1, -1, -1):
+            info = trace[j]
+            after = kinds[j + 1] if j + 1 < len(trace) else kind
+            if info.kind != "plain" or info.tables or info.exits or info.can_raise \
+                    or info.final not in ("next", "const"):
+                dead.append(set())
+                live = _used_slots(kinds[j]) | _used_slots(after)
+                continue
+            uncond = info.swrites - info.cond_swrites
+            if info.fk_map is not None and "fk" in uncond and "fk" not in live:
+                dead.append(uncond - live)      # CF/OF replaced in flags nobody reads
+                live = live - uncond
+                continue
+            dead.append(uncond - live - info.sreads)
+            killed = set(uncond)
+            if info.fk_literal is not None and "fk" in uncond:
+                killed |= everything - _used_slots(info.fk_literal)
+            live = (live - killed) | info.sreads
+            if info.fk_map is not None:
+                live |= {"fk", "fa", "fb", "fr"}
+        dead.reverse()
+        return dead
+
     def source(self) -> str:
         trace = self.trace
         n = len(trace)
+        if self.hooks is None:
+            self.dead = self.dead_slots()
         self.emit(1, "def _region():")
         self.emit(2, "_F = fuel[0]")
         self.emit(2, f"if _F < {n}:")
@@ -699,9 +798,113 @@ class _Region:
         hooks = tuple(f"_h{i}" for i in range(len(self.hooks))) + ("_ht",) \
             if self.hooks is not None else ()
         probe = _probe_names() if self.probe is not None else ()
-        names = ", ".join(ENV_NAMES + ("fuel", "_single", "_unwind") + _MEMORY_NAMES + hooks
-                          + probe + tuple(self.objs))
-        return f"def _make({names}):\n" + "\n".join(self.out) + "\n"
+        params = ENV_NAMES + ("fuel", "_single", "_unwind") + _MEMORY_NAMES + hooks + probe \
+            + tuple(self.objs)
+        # The factory's values the body uses become default arguments of the region:
+        # fast locals (LOAD_FAST) instead of closure cells (LOAD_DEREF).
+        used = set(_NAME.findall("\n".join(self.out[1:])))
+        bound = ", ".join(f"{n}={n}" for n in params if n in used)
+        self.out[0] = f"    def _region({bound}):"
+        return f"def _make({', '.join(params)}):\n" + "\n".join(self.out) + "\n"
+
+
+def _slots_read_by(k: int) -> frozenset:
+    text = " ".join(fl.flag_expressions(k).values()) + " " + " ".join(
+        fl.condition_expression(cc, k) for cc in fl.CONDITION_NAMES)
+    return frozenset({"fk"} | set(_TEMPLATE_SLOT.findall(text)))
+
+
+_USED_SLOTS = tuple(_slots_read_by(k) for k in range(fl.NKINDS))
+
+
+def _used_slots(k) -> set:
+    """The lazy flag slots flag kind ``k`` reads (its flag and condition formulas); all
+    of them when ``k`` is None (not known)."""
+    return set(SLOTS) if k is None else set(_USED_SLOTS[k])
+
+
+def _targets(text: str) -> set[str]:
+    """Names a line assigns (assignment targets, a ``for`` loop's variables)."""
+    if text.startswith("for "):
+        return set(_NAME.findall(text[4:text.find(" in ")]))
+    split = _assign_split(text)
+    return set(_NAME.findall(split[0])) if split else set()
+
+
+def _propagate(lines: list[str], depth: int) -> list[str]:
+    """``lines`` (one instruction's rendering) with each handler temporary that is
+    assigned a pure expression at the top level and read exactly once afterwards (before
+    any reassignment of it or of what the expression reads) replaced by that expression:
+    ``a = _G2; b = 8; r = (a + b) & M`` becomes ``r = (_G2 + 8) & M``."""
+    indent = "    " * depth
+    out = list(lines)
+    i = 0
+    while i < len(out):
+        line = out[i]
+        stripped = line[len(indent):]
+        m = _TEMP_ASSIGN.fullmatch(stripped) if line.startswith(indent) \
+            and not stripped.startswith(" ") else None
+        split = _assign_split(stripped) if m is not None else None
+        if m is None or split is None or split[2] or _CAN_RAISE.search(m.group(2)):
+            i += 1
+            continue
+        name, expr = m.group(1), m.group(2).strip()
+        reads = set(_NAME.findall(expr))
+        word = re.compile(rf"\b{name}\b")
+        use = None
+        count = 0
+        clobbered = False       # something the expression reads changes before the use
+        for j in range(i + 1, len(out)):
+            text = out[j].strip()
+            hits = len(word.findall(text))
+            targets = _targets(text)
+            if hits:
+                count += hits
+                if use is None:
+                    use = j
+            if use is None and reads & targets:
+                clobbered = True
+            if name in targets or count > 1:
+                break           # reassigned (uses counted up to here), or read twice
+        if clobbered:
+            i += 1
+            continue
+        if count != 1 or use is None:
+            i += 1
+            continue
+        if re.fullmatch(r"[A-Za-z_]\w*|\d+", expr) or (expr.startswith("(") and
+                                                          _simple_value(expr)):
+            value = expr
+        else:
+            value = f"({expr})"
+        out[use] = word.sub(lambda _m: value, out[use], count=1)
+        del out[i]
+    return out
+
+
+def _dead_code(lines: list[str], depth: int) -> list[str]:
+    """``lines`` (one instruction's rendering, top level at ``depth``) without the
+    assignments to handler temporaries (lower-case names) that no later line reads and
+    that cannot raise or call anything (flag inputs whose flags turned out dead)."""
+    needed: set[str] = set()
+    keep = []
+    indent = "    " * depth
+    for line in reversed(lines):
+        stripped = line[len(indent):] if line.startswith(indent) else line.lstrip()
+        top = line.startswith(indent) and not stripped.startswith(" ")
+        m = _TEMP_ASSIGN.fullmatch(stripped) if top else None
+        if m is not None and _assign_split(stripped) is not None \
+                and not _assign_split(stripped)[2] and not _CAN_RAISE.search(m.group(2)):
+            name = m.group(1)
+            if name not in needed:
+                continue
+            needed.discard(name)
+            needed.update(_NAME.findall(m.group(2)))
+        else:
+            needed.update(_NAME.findall(stripped))
+        keep.append(line)
+    keep.reverse()
+    return keep
 
 
 def _simple_value(v: str) -> bool:
@@ -794,7 +997,8 @@ class _Table(dict):
         self.at = dict(at) if at else {}
         self.probe = probe
         self.inner: dict = {}                     # pc of a pc hook -> its real entry
-        self.regions: dict[int, tuple] = {}       # head -> (function, source, pcs)
+        self.regions: dict[int, tuple] = {}       # head -> (function, source, pcs,
+        #                                           fall-through continuation or None)
         self.covering: dict[int, set[int]] = {}   # pc -> heads of regions including it
         self.code: dict = {}                      # pc -> the closure run when cold
         if hooks is not None or self.at:
@@ -895,6 +1099,7 @@ class Translator:
         self._info: dict[int, object] = {}
         self._table_kinds = _table_kinds()
         self._probe_env: dict = {}  # id(probe) -> (probe, pcell, accessors, env)
+        self.eager: set[int] = set()    # pcs translated on their first dispatch (warm)
 
     def check_memory(self) -> None:
         """Regions inline lookups in the memory's fast page tables (``Memory._r`` and
@@ -978,7 +1183,7 @@ class Translator:
             return _missing
         one = self._single(table, pc)
         threshold = self.threshold
-        if threshold <= 1:
+        if threshold <= 1 or pc in self.eager:
             self.hot(table, pc, into)
             return into[pc]
         count = 0
@@ -1127,10 +1332,33 @@ class Translator:
 
     def hot(self, table: _Table, pc: int, into: dict | None = None) -> None:
         """Translate the region starting at ``pc`` and install it in ``into`` (default:
-        the table), or a plain counting entry when nothing there can be translated."""
-        region = self.translate(table, pc)
-        (table if into is None else into)[pc] = \
-            region if region is not None else self._single(table, pc)
+        the table), or a plain counting entry when nothing there can be translated.
+        A region that ends by falling through (it reached :data:`MAX_TRACE`, or code
+        it cannot include) is as hot as its continuation: that is translated too, and
+        so on, so straight-line code called a few times (a fully unrolled
+        ``keccakF1600``) does not wait for every piece to become hot on its own."""
+        work = [(pc, into)]
+        while work:
+            pc, into = work.pop()
+            region = self.translate(table, pc)
+            (table if into is None else into)[pc] = \
+                region if region is not None else self._single(table, pc)
+            if region is None:
+                continue
+            end = table.regions[pc][3]
+            if end is None or end == pc or end in table.regions or end in self.barriers \
+                    or self.machine._code.get(end) is None:
+                continue
+            work.append((end, table.inner if end in table.at else None))
+
+    def warm(self, pc: int) -> None:
+        """Translate at ``pc`` on its first dispatch, in every table (see
+        :meth:`goasm.machine.machine.Machine.warm`)."""
+        self.eager.add(pc)
+        for table in self._tables():
+            entry = table.inner.get(pc) if pc in table.at else dict.get(table, pc)
+            if entry is not None and pc not in table.regions:
+                (table.inner if pc in table.at else table).pop(pc, None)
 
     # ---- translation
 
@@ -1207,7 +1435,8 @@ class Translator:
         fn = namespace["_make"](*m.compiler.env, self.fuel, self._single(table, head), unwind,
                                 *self.memory_env, *hooks, *probe, *r.objs.values())
         pcs = tuple(i.pc for i in trace)
-        table.regions[head] = (fn, src, pcs)
+        follow = end if trace[-1].final == "next" and not loop else None
+        table.regions[head] = (fn, src, pcs, follow)
         for pc in pcs:
             table.covering.setdefault(pc, set()).add(head)
         return fn

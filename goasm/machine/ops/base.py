@@ -183,6 +183,7 @@ class Emitter:
         self.depth = 2
         self._tmp = 0
         self._ea: dict[int, str] = {}
+        self.gpr_writes: dict[int, list] = {}   # register -> widths of its write() calls
 
     # ---- source building
 
@@ -293,6 +294,7 @@ class Emitter:
         k = op.kind
         v = value if value.isidentifier() or value.isdigit() else f"({value})"
         if k == "gpr":
+            self.gpr_writes.setdefault(op.index, []).append(1 if op.high else width)
             r = f"regs[{self.const(op.index)}]"
             if op.high:
                 self.emit(f"{r} = {r} & 0xFFFFFFFFFFFF00FF | {v} << 8")

@@ -12,6 +12,9 @@ four 256-entry tables per direction that combine SubBytes and MixColumns (the us
 
 from __future__ import annotations
 
+import array
+import functools
+
 from goasm.machine.ops.base import BadForm, handles
 from goasm.machine.ops.lanes import M64, binary, need, read_src, unary, xmm
 
@@ -339,6 +342,19 @@ def _crc_table() -> tuple:
 _CRC32C = _crc_table()
 
 
+def _slice_tables() -> tuple:
+    """``T[k][b]``: the CRC-32C of byte ``b`` followed by ``k`` zero bytes, for k < 8
+    (the "slicing-by-8" tables: the CRC of n bytes is the XOR of one lookup per byte)."""
+    tables = [_CRC32C]
+    for _ in range(7):
+        prev = tables[-1]
+        tables.append(tuple((v >> 8) ^ _CRC32C[v & 0xFF] for v in prev))
+    return tuple(tables)
+
+
+_CRC32C_SLICES = _slice_tables()
+
+
 def crc32c(crc: int, data: int, width: int) -> int:
     """CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of the ``width`` bytes of
     ``data`` (least significant first) continued from ``crc``, with no pre- or
@@ -350,6 +366,41 @@ def crc32c(crc: int, data: int, width: int) -> int:
     return crc
 
 
+@functools.lru_cache(maxsize=1)
+def _crc32c_halves() -> tuple:
+    """``H[k][h]``: the CRC-32C of the two bytes of ``h`` (low byte first) followed by
+    ``2k`` zero bytes, k < 4 -- slicing by 16 bits, four lookups for eight bytes (arrays
+    of 65536 32-bit words, 1 MiB in all, built on first use: about 20 ms)."""
+    t = _CRC32C_SLICES
+    out = []
+    for k in range(4):
+        lo, hi = t[2 * k + 1], t[2 * k]
+        table = array.array("I", [lo[h & 0xFF] ^ hi[h >> 8] for h in range(65536)])
+        assert table.itemsize == 4
+        out.append(table)
+    return tuple(out)
+
+
+def _crc32c_text(e, crc: str, data: str, width: int) -> str:
+    """The expression of :func:`crc32c` for a known width, unrolled: ``x = crc ^ data``
+    (emitted), then one table lookup per 16 bits of ``x`` (one 8-bit lookup for a
+    single byte); the bytes of ``crc`` beyond the width shift down unchanged."""
+    e.emit(f"x = {crc} ^ {data}")
+    if width == 1:
+        terms = [f"{e.const(_CRC32C)}[x & 0xFF]"]
+    else:
+        halves = _crc32c_halves()
+        terms = []
+        for j in range(width // 2):
+            part = "x & 0xFFFF" if j == 0 else f"x >> {16 * j} & 0xFFFF"
+            if 16 * (j + 1) == 64:
+                part = f"x >> {16 * j}"
+            terms.append(f"{e.const(halves[width // 2 - 1 - j])}[{part}]")
+    if width < 4:
+        terms.append(f"x >> {8 * width}")
+    return " ^ ".join(terms)
+
+
 @handles(("CRC32B", dict(width=1)), ("CRC32W", dict(width=2)), ("CRC32L", dict(width=4)),
          ("CRC32Q", dict(width=8)))
 def crc32(e, args, width):
@@ -358,5 +409,10 @@ def crc32(e, args, width):
     src, dst = need(args, 2)
     if dst.kind != "gpr" or src.kind not in ("gpr", "mem"):
         raise BadForm("needs a register destination and a register/memory source")
-    e.write(dst, 4, e.call(crc32c, e.read(dst, 4), e.read(src, width), e.const(width)))
+    data = e.read(src, width)
+    if src.kind == "mem":       # a plain load line (the translator inlines its page lookup)
+        e.emit(f"v = {data}")
+        data = "v"
+    e.emit(f"r = {_crc32c_text(e, e.read(dst, 4), data, width)}")
+    e.write(dst, 4, "r")
     e.next()

@@ -39,7 +39,6 @@ def _counted(e, n, dst, width, body) -> None:
             body()
         _zero_count_write(e, dst, width)
     elif n:
-        e.emit(f"n = {n}")
         body()
     else:
         _zero_count_write(e, dst, width, always=True)
@@ -67,33 +66,43 @@ def shift(e, args, op, width):
     mask = MASK_TEXT[width]
     sign = 1 << (bits - 1)
     n = _count(e, count, width)
+    nv = "n" if n is None else str(n)      # a known count is a literal (folded by Python)
     e.emit(f"d = {e.read(dst, width)}")
 
     def body():
         if op == "SHL":
-            e.emit(f"r = (d << n) & {mask}",
-                   f"c = (d >> ({bits} - n)) & 1 if n <= {bits} else 0")
+            if n is None:
+                e.emit(f"r = (d << n) & {mask}",
+                       f"c = (d >> ({bits} - n)) & 1 if n <= {bits} else 0")
+            else:
+                e.emit(f"r = (d << {n}) & {mask}",
+                       f"c = (d >> {bits - n}) & 1" if n <= bits else "c = 0")
         elif op == "SHR":
-            e.emit("r = d >> n", "c = (d >> (n - 1)) & 1")
+            e.emit(f"r = d >> {nv}", f"c = (d >> ({nv} - 1)) & 1")
         elif op == "SAR":
-            e.emit(f"s = (d ^ {sign}) - {sign}", f"r = (s >> n) & {mask}",
-                   "c = (s >> (n - 1)) & 1")
+            e.emit(f"s = (d ^ {sign}) - {sign}", f"r = (s >> {nv}) & {mask}",
+                   f"c = (s >> ({nv} - 1)) & 1")
         elif op in ("ROL", "ROR"):
-            e.emit(f"k = n % {bits}")
+            if n is None:
+                e.emit(f"k = n % {bits}")
+            k = "k" if n is None else str(n % bits)
             if op == "ROL":
-                e.emit(f"r = ((d << k) | (d >> ({bits} - k))) & {mask}", "c = r & 1",
+                e.emit(f"r = ((d << {k}) | (d >> ({bits} - {k}))) & {mask}", "c = r & 1",
                        f"o = (r >> {bits - 1}) ^ c")
             else:
-                e.emit(f"r = ((d >> k) | (d << ({bits} - k))) & {mask}",
+                e.emit(f"r = ((d >> {k}) | (d << ({bits} - {k}))) & {mask}",
                        f"c = r >> {bits - 1}", f"o = c ^ ((r >> {bits - 2}) & 1)")
         else:  # RCL / RCR: rotate the (bits+1)-bit value CF:dest
             full = (1 << (bits + 1)) - 1
-            e.emit(f"k = n % {bits + 1}", f"x = ({e.carry()} << {bits}) | d")
+            if n is None:
+                e.emit(f"k = n % {bits + 1}")
+            k = "k" if n is None else str(n % (bits + 1))
+            e.emit(f"x = ({e.carry()} << {bits}) | d")
             if op == "RCL":
-                e.emit(f"x = ((x << k) | (x >> ({bits + 1} - k))) & {full:#x}",
+                e.emit(f"x = ((x << {k}) | (x >> ({bits + 1} - {k}))) & {full:#x}",
                        f"r = x & {mask}", f"c = x >> {bits}", f"o = (r >> {bits - 1}) ^ c")
             else:
-                e.emit(f"x = ((x >> k) | (x << ({bits + 1} - k))) & {full:#x}",
+                e.emit(f"x = ((x >> {k}) | (x << ({bits + 1} - {k}))) & {full:#x}",
                        f"r = x & {mask}", f"c = x >> {bits}",
                        f"o = (r >> {bits - 1}) ^ ((r >> {bits - 2}) & 1)")
         e.write(dst, width, "r")
@@ -125,15 +134,16 @@ def double_shift(e, args, op, width):
     bits = BITS[width]
     mask = MASK_TEXT[width]
     n = _count(e, count, width)
+    nv = "n" if n is None else str(n)
     e.emit(f"s = {e.read(src, width)}", f"d = {e.read(dst, width)}")
 
     def body():
         if op == "SHL":
-            e.emit(f"x = (d << {bits}) | s", f"r = ((x << n) >> {bits}) & {mask}",
-                   f"c = (x >> ({2 * bits} - n)) & 1")
+            e.emit(f"x = (d << {bits}) | s", f"r = ((x << {nv}) >> {bits}) & {mask}",
+                   f"c = (x >> ({2 * bits} - {nv})) & 1")
         else:
-            e.emit(f"x = (s << {bits}) | d", f"r = (x >> n) & {mask}",
-                   "c = (x >> (n - 1)) & 1")
+            e.emit(f"x = (s << {bits}) | d", f"r = (x >> {nv}) & {mask}",
+                   f"c = (x >> ({nv} - 1)) & 1")
         e.write(dst, width, "r")
         e.flags(fl.SHIFT, width, a="d", c="c", r="r")
     _counted(e, n, dst, width, body)
