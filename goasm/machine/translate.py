@@ -862,6 +862,8 @@ def _propagate(lines: list[str], depth: int) -> list[str]:
                 count += hits
                 if use is None:
                     use = j
+                    if name in targets:
+                        clobbered = True    # read by an augmented assignment to it
             if use is None and reads & targets:
                 clobbered = True
             if name in targets or count > 1:
