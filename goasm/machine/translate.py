@@ -838,6 +838,8 @@ def _propagate(lines: list[str], depth: int) -> list[str]:
     ``a = _G2; b = 8; r = (a + b) & M`` becomes ``r = (_G2 + 8) & M``."""
     indent = "    " * depth
     out = list(lines)
+    if any(line.strip().startswith(("for ", "while ")) for line in out):
+        return out          # a handler's own loop: a use may run after its inputs change
     i = 0
     while i < len(out):
         line = out[i]
