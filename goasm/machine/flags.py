@@ -171,10 +171,10 @@ def flag_expressions(k: int) -> dict:
     return {name: _fill(out[name], bits) for name in FLAG_NAMES}
 
 
-def condition_expression(cc: str, k: int) -> str:
+def condition_expression(cc: str, k: int, fx: dict | None = None) -> str:
     """A Python expression over ``fa fb fr fc`` testing Go condition ``cc`` (``EQ``,
     ``CS``, ``GT`` ...) for flag kind ``k``: the text both the function tables below and
-    translated blocks evaluate."""
+    translated blocks evaluate (``fx``: ``flag_expressions(k)``, if already made)."""
     family, bits = divmod(k, 4)
     template = None
     if family == SUB:
@@ -182,16 +182,16 @@ def condition_expression(cc: str, k: int) -> str:
     elif family == LOGIC:
         template = _LOGIC_CONDITIONS.get(cc)
     if template is None:
-        fx = flag_expressions(k)
+        fx = fx if fx is not None else flag_expressions(k)
         template = _GENERIC_CONDITIONS[cc].format(
             cf=f"({fx['CF']})", sf=f"({fx['SF']})", of=f"({fx['OF']})", pf=f"({fx['PF']})")
         return template
     return _fill(template, WIDTH_BITS[bits])
 
 
-def materialize_expression(k: int) -> str:
+def materialize_expression(k: int, fx: dict | None = None) -> str:
     """A Python expression over ``fa fb fr fc``: the six status flags as RFLAGS bits."""
-    fx = flag_expressions(k)
+    fx = fx if fx is not None else flag_expressions(k)
     bits = {"CF": CF, "PF": PF, "AF": AF, "ZF": ZF, "SF": SF, "OF": OF}
     return " | ".join(f"({bits[n]:#x} if {fx[n]} else 0)" for n in FLAG_NAMES)
 
@@ -209,11 +209,12 @@ def _build_tables():
     mat_t = []
     cond_t = {cc: [] for cc in CONDITION_NAMES}
     for k in range(NKINDS):
-        for name, expr in flag_expressions(k).items():
+        fx = flag_expressions(k)
+        for name, expr in fx.items():
             getters[name].append(ref(expr))
-        mat_t.append(ref(materialize_expression(k)))
+        mat_t.append(ref(materialize_expression(k, fx)))
         for cc in CONDITION_NAMES:
-            cond_t[cc].append(ref(condition_expression(cc, k)))
+            cond_t[cc].append(ref(condition_expression(cc, k, fx)))
     bodies = [_SLOT.sub(r"c.\1", e) for e in exprs]
     src = "FNS = (\n" + "".join(f"    lambda c: {b},\n" for b in bodies) + ")\n"
     ns: dict = {}

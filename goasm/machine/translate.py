@@ -808,19 +808,18 @@ class _Region:
         return f"def _make({', '.join(params)}):\n" + "\n".join(self.out) + "\n"
 
 
+@functools.lru_cache(maxsize=None)
 def _slots_read_by(k: int) -> frozenset:
-    text = " ".join(fl.flag_expressions(k).values()) + " " + " ".join(
-        fl.condition_expression(cc, k) for cc in fl.CONDITION_NAMES)
+    fx = fl.flag_expressions(k)
+    text = " ".join(fx.values()) + " " + " ".join(
+        fl.condition_expression(cc, k, fx) for cc in fl.CONDITION_NAMES)
     return frozenset({"fk"} | set(_TEMPLATE_SLOT.findall(text)))
-
-
-_USED_SLOTS = tuple(_slots_read_by(k) for k in range(fl.NKINDS))
 
 
 def _used_slots(k) -> set:
     """The lazy flag slots flag kind ``k`` reads (its flag and condition formulas); all
     of them when ``k`` is None (not known)."""
-    return set(SLOTS) if k is None else set(_USED_SLOTS[k])
+    return set(SLOTS) if k is None else set(_slots_read_by(k))
 
 
 def _targets(text: str) -> set[str]:
