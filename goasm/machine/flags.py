@@ -120,6 +120,8 @@ _FAMILY_FLAGS = {
     ROT0: ("fc & 1 != 0", "fc & 0x800 != 0", "False"),
 }
 
+_ROT_FAMILIES = frozenset({ROTA, ROTI, ROTD, ROT0, ROTX})
+
 # The family a CF/OF-only update (``fc = CF | OF << 11``) turns each family into.
 _ROTATED_FAMILY = {ADD: ROTA, ADC: ROTA, SUB: ROTA, SBB: ROTA, INC: ROTI, DEC: ROTD,
                    LOGIC: ROT0, SHIFT: ROT0, MUL: ROT0, EXPLICIT: ROTX,
@@ -189,6 +191,15 @@ def condition_expression(cc: str, k: int, fx: dict | None = None) -> str:
     return _fill(template, WIDTH_BITS[bits])
 
 
+def carries_expression(k: int, fx: dict | None = None) -> str:
+    """A Python expression over ``fa fb fr fc``: ``CF | OF << 11`` (the ``fc`` of the ROT
+    kinds, see :data:`ROTATED`)."""
+    if k // 4 in _ROT_FAMILIES:
+        return "fc"
+    fx = fx if fx is not None else flag_expressions(k)
+    return f"({fx['CF']}) | ({fx['OF']}) << 11"
+
+
 def materialize_expression(k: int, fx: dict | None = None) -> str:
     """A Python expression over ``fa fb fr fc``: the six status flags as RFLAGS bits."""
     fx = fx if fx is not None else flag_expressions(k)
@@ -207,12 +218,14 @@ def _build_tables():
         return exprs.setdefault(expr, len(exprs))
     getters = {name: [] for name in FLAG_NAMES}
     mat_t = []
+    carries_t = []
     cond_t = {cc: [] for cc in CONDITION_NAMES}
     for k in range(NKINDS):
         fx = flag_expressions(k)
         for name, expr in fx.items():
             getters[name].append(ref(expr))
         mat_t.append(ref(materialize_expression(k, fx)))
+        carries_t.append(ref(carries_expression(k, fx)))
         for cc in CONDITION_NAMES:
             cond_t[cc].append(ref(condition_expression(cc, k, fx)))
     bodies = [_SLOT.sub(r"c.\1", e) for e in exprs]
@@ -221,18 +234,19 @@ def _build_tables():
     exec(compile(src, "<goasm-flags>", "exec"), ns)  # noqa: S102 - our own text
     fns = ns["FNS"]
     return (*(tuple(fns[i] for i in getters[n]) for n in FLAG_NAMES),
-            tuple(fns[i] for i in mat_t),
+            tuple(fns[i] for i in mat_t), tuple(fns[i] for i in carries_t),
             MappingProxyType({cc: tuple(fns[i] for i in v) for cc, v in cond_t.items()}))
 
 
 CF_BY_KIND, PF_BY_KIND, AF_BY_KIND, ZF_BY_KIND, SF_BY_KIND, OF_BY_KIND, \
-    MATERIALIZE, CONDITION = _build_tables()
+    MATERIALIZE, CARRIES, CONDITION = _build_tables()
 
 ROTATED = tuple(_ROTATED_FAMILY[k // 4] * 4 + k % 4 for k in range(NKINDS))
 """``ROTATED[fk]``: the kind after an instruction that replaces CF and OF only (the new
 values go to ``fc`` as ``CF | OF << 11``), keeping the other flags of kind ``fk``."""
 """Per-kind tables: ``CF_BY_KIND[cpu.fk](cpu) -> bool`` ...; ``MATERIALIZE[k](cpu) -> int``
-(the six status bits); ``CONDITION[cc][k](cpu) -> bool`` for each Go condition suffix
+(the six status bits); ``CARRIES[k](cpu) -> int`` (``CF | OF << 11``);
+``CONDITION[cc][k](cpu) -> bool`` for each Go condition suffix
 (``goasm.arch.amd64.CONDITIONS``)."""
 
 

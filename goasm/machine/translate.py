@@ -98,6 +98,7 @@ the test suite runs every machine test with it) and ``closure`` (no translation)
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import os
@@ -123,30 +124,47 @@ SLOTS = ("fk", "fa", "fb", "fr", "fc")
 
 _PARAM = re.compile(r"\b(_p\d+|_nxt)\b")
 _REG = re.compile(r"\bregs\[(\d+)\]")
+_XREG = re.compile(r"\bxmm\[(\d+)\]")
+XMM_BASE = 100
+"""Register numbers from here on are XMM registers (``xmm[k - XMM_BASE]``, local
+``_X{k - XMM_BASE}``); below, general-purpose registers (``regs[k]``, local ``_G{k}``)."""
+
+
+def _local(k: int) -> str:
+    """The region local holding register number ``k`` (see :data:`XMM_BASE`)."""
+    return f"_G{k}" if k < XMM_BASE else f"_X{k - XMM_BASE}"
+
+
+def _home(k: int) -> str:
+    """Where register number ``k`` lives in the CPU."""
+    return f"regs[{k}]" if k < XMM_BASE else f"xmm[{k - XMM_BASE}]"
 _SLOT = re.compile(r"\bcpu\.(fk|fa|fb|fr|fc)\b")
 _TABLE_CALL = re.compile(r"\b(_o[0-9a-f]+)\[cpu\.fk\]\(cpu\)")
 _CPU_ATTR = re.compile(r"\bcpu\b(?:\s*\.\s*(\w+))?")
-_SYNC_NAMES = re.compile(r"\b(?:m|mem|regs)\b")
-_RESERVED = re.compile(r"\b(?:_G\d+|_S[a-z]+|_F|_N|_I|_B|_v|_pg|_MR|_MW|_RD\d+|_WR\d+"
-                       r"|_h\d+|_ht|_single|_unwind|fuel|_region|_K|_PW|_PR|_PC|_P[rw]\w+)\b")
+_SYNC_NAMES = re.compile(r"\b(?:m|mem|regs|xmm)\b")
+_RESERVED = re.compile(r"\b(?:_G\d+|_X\d+|_S[a-z]+|_F|_N|_I|_B|_v|_pg|_MR|_MW|_RD\d+|_WR\d+"
+                       r"|_h\d+|_ht|_single|_unwind|fuel|_region|_lo|_hi|_R\d+|_K|_PW|_PR|_PC|_P[rw]\w+)\b")
 """Names the region code uses itself: a handler body using one is not translated."""
 _MARK = re.compile(r"\x00(\w+)\x00")
 _MASK32 = re.compile(r"\((\x00G(\d+)\x00) & 0xFFFFFFFF\)")
 _TEMP_ASSIGN = re.compile(r"([a-z]\w*) = (.+)")
 _NAME = re.compile(r"\b[A-Za-z_]\w*\b")
+_EMBEDDED_READ = re.compile(r"\brd(8|16|32|64|128)\(([A-Za-z_]\w*|\d+)\)")
+_CONDITIONAL = re.compile(r"\b(?:if|and|or|lambda)\b")
 _SLOT_STORE = re.compile(r"\x00S(fk|fa|fb|fr|fc)\x00 = ")
 _FK_MAP = re.compile(r"(_o[0-9a-f]+)\[\x00Sfk\x00\]")
 """``fk = table[fk]``: a flag kind mapped by a constant table (flags.ROTATED), folded
 to a literal when the kind is known."""
 _TEMPLATE_SLOT = re.compile(r"\b(fa|fb|fr|fc)\b")
-_FREE_CPU_ATTRS = frozenset({"df", "tsc", "fs_base", "gs_base", "xmm", "vhi", "kreg", "mxcsr",
+_FREE_CPU_ATTRS = frozenset({"df", "tsc", "fs_base", "gs_base", "vhi", "kreg", "mxcsr",
                              "rflags_rest"})
 _FLAG_CPU_ATTRS = frozenset({"get_rflags", "set_rflags", "flag"})
 _MISSING = object()
-_READ_LINE = re.compile(r"(?P<dst>[A-Za-z_]\w*) = (?P<q>\()?rd(?P<n>8|16|32|64)"
+_READ_LINE = re.compile(r"(?P<dst>[A-Za-z_]\w*) = (?P<q>\()?rd(?P<n>8|16|32|64|128)"
                         r"\((?P<a>[A-Za-z_]\w*|\d+)\)(?(q)\))$")
-_WRITE_LINE = re.compile(r"wr(?P<n>8|16|32|64)\((?P<a>[A-Za-z_]\w*|\d+), (?P<v>.+)\)$")
-_MEMORY_NAMES = ("_MR", "_MW", "_RD16", "_RD32", "_RD64", "_WR16", "_WR32", "_WR64")
+_WRITE_LINE = re.compile(r"wr(?P<n>8|16|32|64|128)\((?P<a>[A-Za-z_]\w*|\d+), (?P<v>.+)\)$")
+_MEMORY_NAMES = ("_MR", "_MW", "_RD16", "_RD32", "_RD64", "_RD128", "_WR16", "_WR32", "_WR64",
+                 "_WR128")
 _CAN_RAISE = re.compile(r"[\w\])]\s*\(|\braise\b|/|%")
 _REACHES = re.compile(r"\bm\.syscall\b|\bmem\b")
 """A body reaching memory other than through the ``rd*``/``wr*`` accessors (the kernel
@@ -251,6 +269,7 @@ def _table_kinds() -> dict[int, tuple]:
                                            fl.ZF_BY_KIND, fl.SF_BY_KIND, fl.OF_BY_KIND)):
         out[id(table)] = ("flag", name)
     out[id(fl.MATERIALIZE)] = ("mat",)
+    out[id(fl.CARRIES)] = ("carries",)
     return out
 
 
@@ -284,7 +303,7 @@ def analyze(e: Emitter, pc: int, nxt: int, table_kinds: dict) -> _Instr | None:
         if text.startswith(("for ", "while ")):
             has_loop = True
         probe = _SLOT.sub("", _TABLE_CALL.sub("", text))
-        if _SYNC_NAMES.search(_REG.sub("", probe)):
+        if _SYNC_NAMES.search(_XREG.sub("", _REG.sub("", probe))):
             kinds.add("sync")
         for m in _CPU_ATTR.finditer(probe):
             attr = m.group(1)
@@ -306,6 +325,7 @@ def analyze(e: Emitter, pc: int, nxt: int, table_kinds: dict) -> _Instr | None:
         marked = text
         if info.kind != "sync":
             marked = _REG.sub(lambda m: f"\x00G{m.group(1)}\x00", marked)
+            marked = _XREG.sub(lambda m: f"\x00G{XMM_BASE + int(m.group(1))}\x00", marked)
             if info.kind == "plain":
                 def table(m):
                     key = f"T{len(info.tables)}"
@@ -410,7 +430,7 @@ class _Region:
 
     def flush_regs(self, depth: int, regs) -> None:
         for k in sorted(regs):
-            self.emit(depth, f"regs[{k}] = _G{k}")
+            self.emit(depth, f"{_home(k)} = {_local(k)}")
 
     def flush_slots(self, depth: int, slots) -> None:
         for s in SLOTS:
@@ -515,7 +535,7 @@ class _Region:
             self.kind = None
             self.narrow = set()
             for k in sorted(self.loaded):
-                self.emit(depth, f"_G{k} = regs[{k}]")
+                self.emit(depth, f"{_local(k)} = {_home(k)}")
             for s in SLOTS:
                 if s in self.sdef:
                     self.emit(depth, f"_S{s} = cpu.{s}")
@@ -524,7 +544,7 @@ class _Region:
         # registers: load what is read, or written only conditionally / before an exit
         need = info.reads | info.cond_writes | (info.writes if info.exits else set())
         for k in sorted(need - self.loaded):
-            self.emit(depth, f"_G{k} = regs[{k}]")
+            self.emit(depth, f"{_local(k)} = {_home(k)}")
         self.loaded |= need
 
         dead = self.dead[j]
@@ -554,7 +574,7 @@ class _Region:
         def repl(m):
             tag = m.group(1)
             if tag[0] == "G":
-                return f"_G{tag[1:]}"
+                return _local(int(tag[1:]))
             if tag[0] == "S":
                 s = tag[1:]
                 if subst_slot is not None and (s in subst_slot or s in swrites):
@@ -563,8 +583,12 @@ class _Region:
             t, name = info.tables[tag]
             if t[0] == "mat" or kind is None:
                 return f"{name}[cpu.fk](cpu)"
-            expr = (fl.condition_expression(t[1], kind) if t[0] == "cond"
-                    else fl.flag_expressions(kind)[t[1]])
+            if t[0] == "cond":
+                expr = fl.condition_expression(t[1], kind)
+            elif t[0] == "carries":
+                expr = fl.carries_expression(kind)
+            else:
+                expr = fl.flag_expressions(kind)[t[1]]
             expr = _TEMPLATE_SLOT.sub(
                 lambda mm: f"_S{mm.group(1)}" if mm.group(1) in subst_slot
                 else f"cpu.{mm.group(1)}", expr)
@@ -598,6 +622,7 @@ class _Region:
                                 narrow.discard(int(mm.group(1)[1:]))
             d = depth + line.indent
             if line.ret is None:
+                text = self.hoist_reads(d, text, info.pc)
                 if not self.memory_access(d, text, info.pc):
                     if self.probe is not None and _ACCESSOR.search(text):
                         self.emit(d, f"_PC[0] = {info.pc}")
@@ -637,6 +662,24 @@ class _Region:
                 if s in self.sdef:
                     self.emit(depth, f"_S{s} = cpu.{s}")
 
+    def hoist_reads(self, depth: int, text: str, pc: int) -> str:
+        """A line reading memory inside an expression (``t = a + rd64(ea)``) has its
+        reads taken out first, in order, as inline loads into ``_R0``, ``_R1`` ... -- not
+        when the expression evaluates parts conditionally (``if``/``and``/``or``), where
+        a read taken out could fault where the instruction does not."""
+        if not self.tr.inline_memory or _READ_LINE.match(text) \
+                or not _EMBEDDED_READ.search(text) or _CONDITIONAL.search(text):
+            return text
+        n = 0
+
+        def take(m):
+            nonlocal n
+            name = f"_R{n}"
+            n += 1
+            self.memory_access(depth, f"{name} = rd{m.group(1)}({m.group(2)})", pc)
+            return name
+        return _EMBEDDED_READ.sub(take, text)
+
     def memory_access(self, depth: int, text: str, pc: int) -> bool:
         """Emit ``x = rdN(a)`` / ``wrN(a, v)`` with the page lookup inline: the
         memory's fast tables (``Memory._r``/``_w``) first, the method on a miss (an
@@ -657,6 +700,10 @@ class _Region:
             if size == 1:
                 self.emit(depth, "if _pg is not None:")
                 self.emit(depth + 1, f"{dst} = _pg[{a} & 4095]")
+            elif size == 16:
+                self.emit(depth, f"if _pg is not None and {a} & 4095 <= 4080:")
+                self.emit(depth + 1, f"_lo, _hi = _RD128(_pg, {a} & 4095)")
+                self.emit(depth + 1, f"{dst} = _lo | _hi << 64")
             else:
                 self.emit(depth, f"if _pg is not None and {a} & 4095 <= {4096 - size}:")
                 self.emit(depth + 1, f"{dst} = _RD{n}(_pg, {a} & 4095)[0]")
@@ -676,6 +723,10 @@ class _Region:
             if size == 1:
                 self.emit(depth, "if _pg is not None:")
                 self.emit(depth + 1, f"_pg[{a} & 4095] = {v} & 0xFF")
+            elif size == 16:
+                self.emit(depth, f"if _pg is not None and {a} & 4095 <= 4080:")
+                self.emit(depth + 1, f"_WR128(_pg, {a} & 4095, {v} & 0xFFFFFFFFFFFFFFFF, "
+                                     f"{v} >> 64 & 0xFFFFFFFFFFFFFFFF)")
             else:
                 self.emit(depth, f"if _pg is not None and {a} & 4095 <= {4096 - size}:")
                 self.emit(depth + 1, f"_WR{n}(_pg, {a} & 4095, {v} & {hex((1 << n) - 1)})")
@@ -773,7 +824,7 @@ class _Region:
                     slots_written |= info.swrites
             self.emit(2, "_N = 0")
             for k in sorted(regs_used):
-                self.emit(2, f"_G{k} = regs[{k}]")
+                self.emit(2, f"{_local(k)} = {_home(k)}")
             for s in SLOTS:
                 if s in slots_written:
                     self.emit(2, f"_S{s} = cpu.{s}")
@@ -791,6 +842,8 @@ class _Region:
         if trace[-1].final == "next":
             self.exit(depth, str(self.end), n, self.rdirty, self.sdirty,
                       back=self.loop and self.end == self.head)
+        if self.hooks is None:
+            self.out = _fuse(self.out)
         self.emit(2, "except BaseException:")
         self.emit(3, f"_unwind(locals(), _I, {'_N' if self.loop else '0'})")
         self.emit(3, "raise")
@@ -885,6 +938,121 @@ def _propagate(lines: list[str], depth: int) -> list[str]:
     return out
 
 
+_SIMPLE_ASSIGN = re.compile(r"( *)([A-Za-z_]\w*) = (.+)")
+
+
+def _fuse(lines: list[str]) -> list[str]:
+    """Forward substitution across instructions: in a run of consecutive simple
+    assignments at one indentation (pure expressions: no call, no raise, no division --
+    nothing there can raise, exit or be observed), a definition that is read once and
+    then redefined within the run is substituted into that read, so
+    ``_G2 = (_G2 + 3) & M; _G2 = (_G2 ^ _G1) & M`` becomes one statement. The value
+    dropped was never visible: the run has no exit, fault point or hook."""
+    out = list(lines)
+    start = 0
+    while start < len(out):
+        m = _SIMPLE_ASSIGN.fullmatch(out[start])
+        if m is None or _CAN_RAISE.search(m.group(3)):
+            start += 1
+            continue
+        indent = m.group(1)
+        end = start
+        while end < len(out):
+            mm = _SIMPLE_ASSIGN.fullmatch(out[end])
+            if mm is None or mm.group(1) != indent or _CAN_RAISE.search(mm.group(3)) \
+                    or _assign_split(out[end].strip()) is None \
+                    or _assign_split(out[end].strip())[2]:
+                break
+            end += 1
+        run = [_SIMPLE_ASSIGN.fullmatch(line).groups()[1:] for line in out[start:end]]
+        run = _fuse_run([list(x) for x in run])
+        out[start:end] = [f"{indent}{name} = {_strip_masks(expr)}" for name, expr in run]
+        start += len(run) + 1
+    return out
+
+
+_MOD_OPS = (ast.Add, ast.Sub, ast.Mult, ast.BitXor, ast.BitOr, ast.BitAnd, ast.LShift)
+
+
+def _strip_masks(expr: str) -> str:
+    """``expr`` without the inner ``& (2**k - 1)`` masks an outer mask makes redundant:
+    under ``& (2**k - 1)``, ``+ - * ^ | & <<`` and unary ``- ~`` depend only on the low k
+    bits of their operands (arithmetic modulo 2**k; Python's integers behave as infinite
+    two's complement), so ``((a & M) + b & M) ^ c) & M`` is ``((a + b) ^ c) & M``."""
+    if expr.count("& 0x") < 2:
+        return expr
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return expr
+
+    def ones(node):
+        if isinstance(node, ast.Constant) and type(node.value) is int and node.value > 0 \
+                and node.value & (node.value + 1) == 0:
+            return node.value.bit_length()
+        return None
+
+    def strip(node, bits):
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.BitAnd):
+                width = ones(node.right)
+                if width is not None:
+                    if bits is not None and width >= bits:
+                        return strip(node.left, bits)
+                    node.left = strip(node.left, width)
+                    return node
+            if bits is not None and isinstance(node.op, _MOD_OPS):
+                node.left = strip(node.left, bits)
+                if not isinstance(node.op, ast.LShift):
+                    node.right = strip(node.right, bits)
+                else:
+                    node.right = strip(node.right, None)
+                return node
+        elif isinstance(node, ast.UnaryOp) and bits is not None \
+                and isinstance(node.op, (ast.USub, ast.Invert)):
+            node.operand = strip(node.operand, bits)
+            return node
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, ast.AST):
+                setattr(node, field, strip(value, None))
+            elif isinstance(value, list):
+                setattr(node, field, [strip(v, None) if isinstance(v, ast.AST) else v
+                                      for v in value])
+        return node
+    return ast.unparse(strip(tree.body, None))
+
+
+def _fuse_run(run: list[list[str]]) -> list[list[str]]:
+    changed = True
+    while changed:
+        changed = False
+        for i, (name, expr) in enumerate(run):
+            reads = set(_NAME.findall(expr))
+            word = re.compile(rf"\b{name}\b")
+            use = None
+            ok = False
+            for j in range(i + 1, len(run)):
+                hits = len(word.findall(run[j][1]))
+                if hits:
+                    if use is not None or hits > 1:
+                        break
+                    use = j
+                if run[j][0] == name:
+                    ok = use is not None
+                    break
+                if use is None and run[j][0] in reads:
+                    break       # an input of the expression changes before the read
+            if not ok:
+                continue
+            value = expr if re.fullmatch(r"[A-Za-z_]\w*|\d+", expr) or (
+                expr.startswith("(") and _simple_value(expr)) else f"({expr})"
+            run[use][1] = word.sub(lambda _m: value, run[use][1], count=1)
+            del run[i]
+            changed = True
+            break
+    return run
+
+
 def _dead_code(lines: list[str], depth: int) -> list[str]:
     """``lines`` (one instruction's rendering, top level at ``depth``) without the
     assignments to handler temporaries (lower-case names) that no later line reads and
@@ -934,11 +1102,12 @@ def _memory_env(mem) -> tuple:
     import struct
 
     u16, u32, u64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
+    u128 = struct.Struct("<QQ")             # a 128-bit value as its two halves
     return (mem._r, mem._w, u16.unpack_from, u32.unpack_from, u64.unpack_from,
-            u16.pack_into, u32.pack_into, u64.pack_into)
+            u128.unpack_from, u16.pack_into, u32.pack_into, u64.pack_into, u128.pack_into)
 
 
-def _make_unwind(cpu, regs, fuel, entries):
+def _make_unwind(cpu, regs, xmm, fuel, entries):
     """The fault path of a region: write back what was dirty when instruction ``i``
     raised, point ``cpu.pc`` at it and charge the instructions started."""
     def _unwind(local, i, used):
@@ -950,9 +1119,12 @@ def _make_unwind(cpu, regs, fuel, entries):
             return
         pc, wb_regs, wb_slots = entries[i]
         for k in wb_regs:
-            v = local.get(f"_G{k}", _MISSING)
+            v = local.get(_local(k), _MISSING)
             if v is not _MISSING:
-                regs[k] = v
+                if k < XMM_BASE:
+                    regs[k] = v
+                else:
+                    xmm[k - XMM_BASE] = v
         for s in wb_slots:
             v = local.get(f"_S{s}", _MISSING)
             if v is not _MISSING:
@@ -1095,7 +1267,7 @@ class Translator:
         mem = machine.mem
         self.inline_memory = isinstance(getattr(mem, "_r", None), dict) and \
             isinstance(getattr(mem, "_w", None), dict)
-        self.memory_env = _memory_env(mem) if self.inline_memory else (None,) * 8
+        self.memory_env = _memory_env(mem) if self.inline_memory else (None,) * 10
         self.table = _Table(self)
         self._hooked: dict = {}     # (id(hook table), id(probe)) -> (hook table, probe, _Table)
         self.barriers: set[int] = set()
@@ -1112,7 +1284,7 @@ class Translator:
                                    or getattr(mem, "_w", None) is not self.memory_env[1]):
             self.inline_memory = isinstance(getattr(mem, "_r", None), dict) and \
                 isinstance(getattr(mem, "_w", None), dict)
-            self.memory_env = _memory_env(mem) if self.inline_memory else (None,) * 8
+            self.memory_env = _memory_env(mem) if self.inline_memory else (None,) * 10
             self.table = _Table(self)
             self._hooked = {}
 
@@ -1429,7 +1601,7 @@ class Translator:
         m = self.machine
         namespace: dict = {}
         exec(builtins.compile(src, f"<goasm-region {head:#x}>", "exec"), namespace)  # noqa: S102
-        unwind = _make_unwind(m.cpu, m.cpu.regs, self.fuel, tuple(r.unwind))
+        unwind = _make_unwind(m.cpu, m.cpu.regs, m.cpu.xmm, self.fuel, tuple(r.unwind))
         hooks = (*table.hooks, table.hook_table) if table.hooks is not None else ()
         probe = ()
         if table.probe is not None:

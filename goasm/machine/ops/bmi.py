@@ -9,7 +9,8 @@ the VEX.vvvv operand sits where Intel's last source is, e.g. ``ANDNQ src2, src1,
 ``SHLXQ count, src, dst``, ``PDEPQ mask, src, dst``, ``MULXQ src, lo, hi`` (hi:lo =
 RDX * src), ``RORXQ $imm, src, dst``, ``BLSIQ src, dst``.
 
-Flags: BMI2 and MULX leave them alone; ADCX changes only CF and ADOX only OF; the
+Flags: BMI2 and MULX leave them alone; ADCX changes only CF and ADOX only OF (kept
+lazily, as the rotates do: the ROT flag kinds of :mod:`goasm.machine.flags`); the
 others set the flags the SDM lists (undefined ones follow the LOGIC family or are
 computed from the result; tests compare only the defined flags).
 """
@@ -211,8 +212,11 @@ def adx(e, args, width, flag):
     src, dst = _n(args, 2)
     _gpr_dst(dst)
     bits = BITS[width]
-    e.emit(f"f = {e.const(fl.MATERIALIZE)}[cpu.fk](cpu)",
-           f"t = {e.read(dst, width)} + {e.read(src, width)} + (1 if f & {flag} else 0)")
+    # Lazily: the kind becomes its ROT kind (flags.ROTATED), fc = CF | OF << 11.
+    shift = 0 if flag == fl.CF else 11
+    e.emit(f"c = {e.const(fl.CARRIES)}[cpu.fk](cpu)",
+           f"t = {e.read(dst, width)} + {e.read(src, width)} + (c >> {shift} & 1)")
     e.write(dst, width, f"t & {MASK_TEXT[width]}")
-    e.emit(f"{e.const(fl.set_explicit)}(cpu, (f & ~{flag}) | ({flag} if t >> {bits} else 0))")
+    e.emit(f"cpu.fk = {e.const(fl.ROTATED)}[cpu.fk]",
+           f"cpu.fc = c & {0x801 ^ (1 << shift)} | (t >> {bits}) << {shift}")
     e.next()

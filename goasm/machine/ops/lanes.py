@@ -103,6 +103,23 @@ def read_src(e, src, mem_width: int, *, align: bool = True) -> str:
     return e.read(src, mem_width)
 
 
+def inline(expr):
+    """Give a lane value function the text of its body: ``expr(e, *args)`` returns a
+    Python expression computing the same value from the argument expressions (constants
+    through ``e.const``). :func:`binary` and :func:`unary` then emit it in place of a call,
+    so translated code runs it without a Python call."""
+    def deco(fn):
+        fn.goasm_expr = expr
+        return fn
+    return deco
+
+
+def _apply(e, fn, *args: str) -> str:
+    """The value of ``fn(*args)``: its inline expression, or a call."""
+    expr = getattr(fn, "goasm_expr", None)
+    return expr(e, *args) if expr is not None else e.call(fn, *args)
+
+
 def binary(e, args, fn, *, mem_width: int = 16, align: bool = True, imm: bool = False,
            imm_last: bool = False) -> None:
     """``OP [$imm,] src, dst``: ``dst = fn(dst, src[, imm])``, with ``src`` an XMM register
@@ -119,7 +136,11 @@ def binary(e, args, fn, *, mem_width: int = 16, align: bool = True, imm: bool = 
     xmm(dst)
     s = read_src(e, src, mem_width, align=align)
     e.emit(f"s = {s}")
-    e.write(dst, 16, e.call(fn, f"xmm[{e.const(dst.index)}]", "s", *extra))
+    if getattr(fn, "goasm_expr", None) is not None:
+        e.emit(f"d = xmm[{e.const(dst.index)}]")
+        e.write(dst, 16, _apply(e, fn, "d", "s", *extra))
+    else:
+        e.write(dst, 16, e.call(fn, f"xmm[{e.const(dst.index)}]", "s", *extra))
     e.next()
 
 
@@ -134,7 +155,7 @@ def unary(e, args, fn, *, mem_width: int = 16, align: bool = True, imm: bool = F
     xmm(dst)
     s = read_src(e, src, mem_width, align=align)
     e.emit(f"s = {s}")
-    e.write(dst, 16, e.call(fn, "s", *extra))
+    e.write(dst, 16, _apply(e, fn, "s", *extra))
     e.next()
 
 

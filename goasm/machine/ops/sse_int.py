@@ -25,8 +25,8 @@ from goasm.machine.ops import vint as V
 from goasm.machine.ops import vint_lanes as L
 from goasm.machine.ops import vint_pack as P
 from goasm.machine.ops.base import MASK_TEXT, BadForm, handles
-from goasm.machine.ops.lanes import (binary, blendv, blendv_lanes, imm8, need, read_src,
-                                     unary, xmm)
+from goasm.machine.ops.lanes import (M128, binary, blendv, blendv_lanes, imm8, need, read_src,
+                                     repeat, unary, xmm)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -38,8 +38,61 @@ _SIZE = {"B": 1, "W": 2, "L": 4, "Q": 8}
 W = 16
 
 
-@handles(*((f"PADD{s}", dict(fn=L.add_sub(w, W, False))) for s, w in _SIZE.items()),
-         *((f"PSUB{s}", dict(fn=L.add_sub(w, W, True))) for s, w in _SIZE.items()))
+def _texted(fn, text):
+    """``fn`` (a shared value function, which computes) with the text translated code runs
+    in its place (:func:`goasm.machine.ops.lanes.inline`): a new function object, so the
+    shared one is left as it is."""
+    def value(*a):
+        return fn(*a)
+    value.goasm_expr = text
+    return value
+
+
+def _add_sub(width: int, sub: bool):
+    """PADD*/PSUB* by SWAR: the carries stop at lane boundaries (the high bit of each lane
+    is summed apart and put back by XOR)."""
+    h = repeat(1 << (8 * width - 1), width)
+    low = M128 ^ h
+    if sub:
+        text = (lambda e, d, s: f"(({d} | {e.const(h)}) - ({s} & {e.const(low)})) ^ "
+                                f"(({d} ^ {s} ^ {e.const(h)}) & {e.const(h)})")
+    else:
+        text = (lambda e, d, s: f"(({d} & {e.const(low)}) + ({s} & {e.const(low)})) ^ "
+                                f"(({d} ^ {s}) & {e.const(h)})")
+    return _texted(L.add_sub(width, W, sub), text)
+
+
+_EQB_TABLE = bytes([0xFF] + [0] * 255)
+
+
+def _cmpeq(width: int):
+    """PCMPEQB by one bytes.translate (0 -> FF, anything else -> 0); the wider ones shared."""
+    if width != 1:
+        return L.cmpeq(width, W)
+    return _texted(L.cmpeq(1, W),
+                   lambda e, d, s: f"int.from_bytes(({d} ^ {s}).to_bytes(16, 'little')"
+                                   f".translate({e.const(_EQB_TABLE)}), 'little')")
+
+
+def _pshuf(kind: str, ew: int, imm: int):
+    """PSHUFD with its immediate known: four shifts and masks inline; PSHUFLW/PSHUFHW by
+    the shared function."""
+    fn = P._select(ew, W, P._pshuf_sel(kind, W, imm))
+    if kind != "D":
+        return fn
+
+    def text(e, s):
+        parts = []
+        for i in range(4):
+            sel = imm >> (2 * i) & 3
+            lane = f"{s} >> {32 * sel} & 0xFFFFFFFF" if sel else f"{s} & 0xFFFFFFFF"
+            parts.append(f"({lane})" if i == 0 else f"({lane}) << {32 * i}")
+        return " | ".join(parts)
+    return _texted(fn, text)
+
+
+@handles(*((f"PADD{s}", dict(fn=_add_sub(w, False))) for s, w in _SIZE.items()),
+         *((f"PSUB{s}", dict(fn=_add_sub(w, True))) for s, w in _SIZE.items()))
 def padd(e, args, fn):
     """``PADDB src, dst`` ...: lane-wise wrapping add/subtract (SDM: PADDB/PADDW/PADDD/
     PADDQ, PSUBB/PSUBW/PSUBD/PSUBQ)."""
@@ -66,7 +119,7 @@ def _phminposuw(s):
 
 @handles(*((n, dict(fn=L.saturating(w, W, sg, sub))) for n, w, sg, sub in _SATURATING),
          *((n, dict(fn=L.minmax(w, W, sg, mx))) for n, w, sg, mx in _MINMAX),
-         *((f"PCMPEQ{s}", dict(fn=L.cmpeq(w, W))) for s, w in _SIZE.items()),
+         *((f"PCMPEQ{s}", dict(fn=_cmpeq(w))) for s, w in _SIZE.items()),
          *((f"PCMPGT{s}", dict(fn=L.cmpgt(w, W))) for s, w in _SIZE.items()),
          ("PMULLW", dict(fn=V._mul_low(2, W))), ("PMULLD", dict(fn=V._mul_low(4, W))),
          ("PMULHW", dict(fn=V._mul_high(2, W, True))),
@@ -215,7 +268,7 @@ def pshufb(e, args):
 def pshuf(e, args, kind, ew):
     """``PSHUFD $imm, src, dst``: dst lane i = src lane imm[2i+1:2i] (PSHUFLW/PSHUFHW:
     the low/high four words, the other half copied) (SDM: PSHUFD, PSHUFLW, PSHUFHW)."""
-    unary_imm(e, args, lambda imm: P._select(ew, W, P._pshuf_sel(kind, W, imm)))
+    unary_imm(e, args, lambda imm: _pshuf(kind, ew, imm))
 
 
 @handles(("PBLENDW", {}))
@@ -255,6 +308,11 @@ def _pmovmskb(s):
     return int(s.to_bytes(16, "little").translate(_MSB_ASCII)[::-1], 2)
 
 
+_MSB_GATHER = 0x2040810204081
+"""``(x & 0x8080808080808080) * _MSB_GATHER >> 56 & 0xFF`` gathers the top bits of the
+eight bytes of x into one byte (each byte's bit lands at bit 56 + its index, no carries)."""
+
+
 _MSB_ASCII = bytes([0x30] * 128 + [0x31] * 128)
 
 
@@ -265,5 +323,7 @@ def pmovmskb(e, args):
     src, dst = need(args, 2)
     if src.kind != "xmm" or dst.kind != "gpr":
         raise BadForm("needs XMM source and register destination")
-    e.write(dst, 4, e.call(_pmovmskb, e.read(src, 16)))
+    e.emit(f"s = {e.read(src, 16)} & 0x80808080808080808080808080808080")
+    e.write(dst, 4, f"((s & 0xFFFFFFFFFFFFFFFF) * {_MSB_GATHER} >> 56 & 0xFF | "
+                    f"(s >> 64) * {_MSB_GATHER} >> 48 & 0xFF00) if s else 0")
     e.next()
