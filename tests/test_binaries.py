@@ -266,9 +266,6 @@ def _events(proc):
     return [(e.step, str(e)) for e in proc.model.events]
 
 
-@pytest.mark.xfail(strict=True, reason="the kernel reads machine.steps inside SYSCALL; the "
-                   "fast loops count steps per chunk until the exact virtual clock (perf, "
-                   "issue #16) lands")
 def test_threads_interleave_identically_in_every_mode():
     """The same program run fast, traced (stepping) and under the debugger's slow loop
     switches threads at the same instructions, sees the same clock and ends the same."""

@@ -84,9 +84,6 @@ def outputs(path, tmp_path) -> dict[str, list[bytes]]:
     return {name: observed(proc.stdout) for name, proc in modes.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="the virtual clock and RDTSC still count steps "
-                   "differently in the fast path, the traced path and the debugger "
-                   "(owned by the perf engineer: translate.py/machine.py run loops)")
 @settings(max_examples=2, deadline=None, derandomize=True,
           phases=(Phase.explicit, Phase.generate),      # no shrinking: each example is 6 runs
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

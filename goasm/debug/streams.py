@@ -17,7 +17,8 @@ class ProgramOutput:
     ``pos`` counts the bytes produced on the current timeline (saved with every
     snapshot); ``high`` is the furthest ever reached. Only bytes beyond ``high`` are
     passed to ``target``, so re-executing a stretch already shown writes nothing.
-    ``target`` is a binary or a text stream (then decoded as UTF-8).
+    ``target`` is a binary stream, a text stream over one (the bytes go to its
+    ``buffer`` unchanged) or a text stream alone (then decoded as UTF-8).
     """
 
     def __init__(self, target, before_write=None) -> None:
@@ -40,10 +41,18 @@ class ProgramOutput:
             return len(data)
         if self.before_write is not None:
             self.before_write()
-        try:
-            self.target.write(fresh)
-        except TypeError:
-            self.target.write(self._decoder.decode(fresh))
+        raw = getattr(self.target, "buffer", None)
+        if raw is not None:
+            # a text stream over a binary one (sys.stdout): the program's bytes go through
+            # unchanged, after the debugger's own text written so far
+            self.target.flush()
+            raw.write(fresh)
+            raw.flush()
+        else:
+            try:
+                self.target.write(fresh)
+            except TypeError:
+                self.target.write(self._decoder.decode(fresh))
         self.dangling = not fresh.endswith(b"\n")
         try:
             self.target.flush()
