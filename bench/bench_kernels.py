@@ -647,7 +647,11 @@ def bench(k, g, uc, size, short_calls):
                f"{'on' if check else 'off'}", med, values, "ms", 1e-3, "{:.3f}")
     if uc is None or uc.symbol(k) is None:
         return
-    uc.run(k, raw)
+    try:
+        uc.run(k, raw)
+    except Exception as exc:                    # unicorn.UcError: e.g. no AVX2 in Unicorn
+        sys.stdout.write(f"{k.name} unicorn: cannot run it ({exc}), no ratio\n")
+        return
 
     def uc_once():
         return steps / sum(uc.run(k, raw) for _ in range(repeat))

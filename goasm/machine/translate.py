@@ -1022,34 +1022,39 @@ def _strip_masks(expr: str) -> str:
     return ast.unparse(strip(tree.body, None))
 
 
+_FUSE_WINDOW = 16
+"""How far after a definition :func:`_fuse_run` looks for its one read and its
+redefinition: fusing is linear in a run's length (long unrolled SIMD runs -- sha256's
+blockAVX2 -- made an unbounded search cubic: seconds per region)."""
+
+
 def _fuse_run(run: list[list[str]]) -> list[list[str]]:
-    changed = True
-    while changed:
-        changed = False
-        for i, (name, expr) in enumerate(run):
-            reads = set(_NAME.findall(expr))
-            word = re.compile(rf"\b{name}\b")
-            use = None
-            ok = False
-            for j in range(i + 1, len(run)):
-                hits = len(word.findall(run[j][1]))
-                if hits:
-                    if use is not None or hits > 1:
-                        break
-                    use = j
-                if run[j][0] == name:
-                    ok = use is not None
+    i = 0
+    while i < len(run):
+        name, expr = run[i]
+        reads = set(_NAME.findall(expr))
+        word = re.compile(rf"\b{name}\b")
+        use = None
+        ok = False
+        for j in range(i + 1, min(len(run), i + 1 + _FUSE_WINDOW)):
+            hits = len(word.findall(run[j][1]))
+            if hits:
+                if use is not None or hits > 1:
                     break
-                if use is None and run[j][0] in reads:
-                    break       # an input of the expression changes before the read
-            if not ok:
-                continue
-            value = expr if re.fullmatch(r"[A-Za-z_]\w*|\d+", expr) or (
-                expr.startswith("(") and _simple_value(expr)) else f"({expr})"
-            run[use][1] = word.sub(lambda _m: value, run[use][1], count=1)
-            del run[i]
-            changed = True
-            break
+                use = j
+            if run[j][0] == name:
+                ok = use is not None
+                break
+            if use is None and run[j][0] in reads:
+                break       # an input of the expression changes before the read
+        if not ok:
+            i += 1
+            continue
+        value = expr if re.fullmatch(r"[A-Za-z_]\w*|\d+", expr) or (
+            expr.startswith("(") and _simple_value(expr)) else f"({expr})"
+        run[use][1] = word.sub(lambda _m: value, run[use][1], count=1)
+        del run[i]
+        i = max(i - 1, 0)       # the definition before may fuse into the changed read now
     return run
 
 
@@ -1553,7 +1558,9 @@ class Translator:
     def trace(self, head: int, table: _Table | None = None):
         """(instructions, end pc, loop?) of the region starting at ``head`` (for
         ``table``: its pc hooks' addresses are boundaries, its probe's bracketed
-        instructions run alone)."""
+        instructions run alone, and a region already translated there is joined: the
+        trace ends at its head, so regions entered at different labels of one long
+        straight-line body -- sha256's blockAVX2 -- never translate the rest of it twice)."""
         at = table.at if table is not None else {}
         trace: list[_Instr] = []
         seen: set[int] = set()
@@ -1561,7 +1568,8 @@ class Translator:
         loop = False
         end = None
         while True:
-            if pc in seen or (trace and (pc in self.barriers or pc in at)) \
+            if pc in seen or (trace and (pc in self.barriers or pc in at
+                                         or (table is not None and pc in table.regions))) \
                     or len(trace) >= MAX_TRACE:
                 end = pc
                 break
