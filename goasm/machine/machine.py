@@ -657,6 +657,10 @@ class Machine:
         to date before such code, so the clock reads the same in every loop."""
         if pc in self.natives:
             return True
+        fn = dict.get(self._compiled, pc)
+        known = getattr(fn, "goasm_reaches_machine", None)
+        if known is not None:           # compiled from a generated body (the usual case)
+            return known
         ins = self.image.code.get(pc)
         if ins is None:
             return False

@@ -28,6 +28,7 @@ only when) it is executed, so loading never fails on it.
 from __future__ import annotations
 
 import builtins
+import re
 from types import MappingProxyType
 
 from goasm.arch.amd64 import canonical_mnemonic
@@ -112,7 +113,16 @@ class Compiler:
         e = self.generate(ins, checked=checked)
         if not isinstance(e, Emitter):
             return e
-        return self.factory(e.source())(*self.env, *e.params)
+        fn = self.factory(e.source())(*self.env, *e.params)
+        # what Machine.reads_clock asks, answered from the body generated here (asking
+        # again would generate the instruction a second time: ~1 s of a Go program's
+        # start-up)
+        fn.goasm_reaches_machine = any(_MACHINE_NAME.search(line) for line in e.lines)
+        return fn
+
+
+_MACHINE_NAME = re.compile(r"\bm\b")
+"""The machine's name inside generated instruction bodies (the ``m`` of ENV_NAMES)."""
 
 
 XEON_PHI = MappingProxyType({

@@ -24,23 +24,36 @@ def _xtime(a: int) -> int:
     return a ^ 0x11B if a & 0x100 else a
 
 
-def _gmul(a: int, b: int) -> int:
-    r = 0
-    while b:
-        if b & 1:
-            r ^= a
-        a = _xtime(a)
-        b >>= 1
-    return r
+def _exp_log() -> tuple:
+    """Powers of the generator 3 and their logarithms in GF(2^8) modulo
+    x^8 + x^4 + x^3 + x + 1 (FIPS 197, 4.2); the powers are listed twice so that
+    ``EXP[LOG[a] + LOG[b]]`` needs no reduction."""
+    exp = [0] * 510
+    log = [0] * 256
+    x = 1
+    for i in range(255):
+        exp[i] = exp[i + 255] = x
+        log[x] = i
+        x ^= _xtime(x)
+    return tuple(exp), tuple(log)
+
+
+GF_EXP, GF_LOG = _exp_log()
+
+
+def gf_mul(a: int, b: int) -> int:
+    """The product in GF(2^8) (AES's field; also GFNI's GF2P8MULB)."""
+    return GF_EXP[GF_LOG[a] + GF_LOG[b]] if a and b else 0
+
+
+_gmul = gf_mul
+
+GF_INV = (0,) + tuple(GF_EXP[255 - GF_LOG[a]] for a in range(1, 256))
+"""Multiplicative inverses, 0 for 0 (the AES S-box's and GF2P8AFFINEINVQB's convention)."""
 
 
 def _sbox() -> tuple:
-    inv = [0] * 256
-    for a in range(1, 256):
-        for b in range(1, 256):
-            if _gmul(a, b) == 1:
-                inv[a] = b
-                break
+    inv = GF_INV
     out = []
     for a in range(256):
         x = inv[a]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from goasm.machine import flags as fl
 from goasm.machine.ops import crypto, strcmp, vec
 from goasm.machine.ops.base import BadForm
+from goasm.machine.ops.crypto import GF_EXP, GF_INV, GF_LOG
 from goasm.machine.ops.vec import M64, vhandles
 
 
@@ -74,22 +75,10 @@ def vpclmulqdq(e, args):
 
 # --------------------------------------------------------------------------- GFNI
 
-def _gf_mul(a: int, b: int) -> int:
-    r = 0
-    while b:
-        if b & 1:
-            r ^= a
-        a <<= 1
-        if a & 0x100:
-            a ^= 0x11B
-        b >>= 1
-    return r
-
-
-GF_MUL = tuple(tuple(_gf_mul(a, b) for b in range(256)) for a in range(256))
-"""GF(2^8) products modulo x^8 + x^4 + x^3 + x + 1, built once at import."""
-GF_INV = tuple(next((b for b in range(1, 256) if GF_MUL[a][b] == 1), 0) for a in range(256))
-"""Multiplicative inverses (0 for 0, as GF2P8AFFINEINVQB defines it)."""
+GF_MUL = tuple(bytes(GF_EXP[la + GF_LOG[b]] if b else 0 for b in range(256)) if a else bytes(256)
+               for a, la in ((a, GF_LOG[a]) for a in range(256)))
+"""GF(2^8) products modulo x^8 + x^4 + x^3 + x + 1 (rows of 256), from the field's
+log tables in goasm.machine.ops.crypto (one definition of the field)."""
 
 
 def _affine_table(matrix: int, imm: int) -> bytes:
