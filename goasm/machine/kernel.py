@@ -58,7 +58,8 @@ from goasm.machine import signals as sg
 from goasm.machine import vfs
 from goasm.machine.events import Event
 from goasm.machine.syscalls import (EBADF, EFAULT, EINTR, EINVAL, ENOSYS, EPERM, KTIME_MAX,
-                                    SYSCALL_NAMES, Linux, SyscallEvent, syscall_name)
+                                    RLIMITS, SYSCALL_NAMES, UNAME, Linux, SyscallEvent,
+                                    syscall_name)
 
 M64 = (1 << 64) - 1
 ENOENT = 2
@@ -122,30 +123,9 @@ FD_CLOEXEC = 1
 AT_FDCWD = -100
 TIMER_ABSTIME = 1
 
-# getrlimit(2) resources: (soft, hard) limits of a typical unprivileged process.
-RLIM_INFINITY = M64
-RLIMITS = types.MappingProxyType({
-    0: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_CPU
-    1: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_FSIZE
-    2: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_DATA
-    3: (8 << 20, RLIM_INFINITY),            # RLIMIT_STACK
-    4: (0, RLIM_INFINITY),                  # RLIMIT_CORE
-    5: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_RSS
-    6: (63_704, 63_704),                    # RLIMIT_NPROC
-    7: (1024, 524_288),                     # RLIMIT_NOFILE
-    8: (8 << 20, 8 << 20),                  # RLIMIT_MEMLOCK
-    9: (RLIM_INFINITY, RLIM_INFINITY),      # RLIMIT_AS
-    10: (RLIM_INFINITY, RLIM_INFINITY),     # RLIMIT_LOCKS
-    11: (63_704, 63_704),                   # RLIMIT_SIGPENDING
-    12: (819_200, 819_200),                 # RLIMIT_MSGQUEUE
-    13: (0, 0),                             # RLIMIT_NICE
-    14: (0, 0),                             # RLIMIT_RTPRIO
-    15: (RLIM_INFINITY, RLIM_INFINITY),     # RLIMIT_RTTIME
-})
-
-UTSNAME = (b"Linux", b"goasm", b"6.1.0-goasm", b"#1 SMP PREEMPT_DYNAMIC", b"x86_64",
-           b"(none)")
-"""uname(2): sysname, nodename, release, version, machine, domainname."""
+UTSNAME = tuple(v.encode() for v in UNAME.values())
+"""uname(2): sysname, nodename, release, version, machine, domainname -- the same
+virtual machine as a .s program's (goasm.machine.syscalls.UNAME)."""
 
 CPUS = 2
 """CPUs sched_getaffinity reports by default (GOMAXPROCS): two, like the machines the
