@@ -33,7 +33,8 @@ import re
 import attrs
 
 from goasm.errors import GoasmError
-from goasm.gosig import (BASIC, GoType, SignatureError, _Env, _Parser, array_of, slice_of)
+from goasm.gosig import (BASIC, GoType, SignatureError, TokenCursor, _Env, _Parser, array_of,
+                         slice_of)
 
 
 class ExprError(GoasmError):
@@ -129,10 +130,12 @@ def convert(t: GoType, val: Value, where: str = "") -> Value:
     raise ExprError(f"{where}: cannot convert {v!r} to {t}")
 
 
-class Evaluator:
+class Evaluator(TokenCursor):
     """Evaluates expression tokens in the scope ``env`` (a file of a
     :class:`goasm.gosig.GoPackage`). ``where`` prefixes messages; ``iota`` is the
     constant's index in its group; ``session`` gives variables and CPU features."""
+
+    END = "unexpected end of expression"
 
     def __init__(self, env: _Env, where: str, *, iota: int | None = None,
                  session: Session | None = None) -> None:
@@ -169,26 +172,7 @@ class Evaluator:
         line = f":{tok.line}" if tok is not None and ":" not in self.where else ""
         return ExprError(f"{self.where}{line}: {message}")
 
-    def peek(self, k: int = 0):
-        j = self.i + k
-        return self.toks[j] if j < len(self.toks) else None
-
-    def at(self, text: str, k: int = 0) -> bool:
-        t = self.peek(k)
-        return t is not None and t.text == text and t.kind in ("op", "ident")
-
-    def take(self):
-        t = self.peek()
-        if t is None:
-            raise self.fail("unexpected end of expression")
-        self.i += 1
-        return t
-
-    def expect(self, text: str):
-        t = self.take()
-        if t.text != text:
-            raise self.fail(f"expected {text!r}, found {t.text!r}", t)
-        return t
+    error = fail
 
     def assign(self, t: GoType, v: Value) -> Value:
         """``v`` assigned to a variable of type ``t`` (untyped constants converted)."""

@@ -443,14 +443,12 @@ class _Env:
         return other
 
 
-class _Parser:
-    """Recursive descent over Go tokens for types and parameter lists."""
+class TokenCursor:
+    """A position (``i``) in a list of Go tokens (``toks``): what the declaration parser
+    and goasm.goexpr's evaluator both walk. A subclass says how its errors read
+    (``error``) and what running out of tokens is called (``END``)."""
 
-    def __init__(self, tokens, where: str, env: _Env | None = None) -> None:
-        self.toks = tokens
-        self.i = 0
-        self.where = where
-        self.env = env if env is not None else _Env(GoPackage(()))
+    END = "unexpected end of input"
 
     def peek(self, k: int = 0):
         j = self.i + k
@@ -463,7 +461,7 @@ class _Parser:
     def take(self):
         t = self.peek()
         if t is None:
-            raise self.error("unexpected end of declaration")
+            raise self.error(self.END)
         self.i += 1
         return t
 
@@ -472,6 +470,21 @@ class _Parser:
         if t.text != text:
             raise self.error(f"expected {text!r}, found {t.text!r}", t)
         return t
+
+    def error(self, msg: str, tok=None) -> GoasmError:
+        raise NotImplementedError
+
+
+class _Parser(TokenCursor):
+    """Recursive descent over Go tokens for types and parameter lists."""
+
+    END = "unexpected end of declaration"
+
+    def __init__(self, tokens, where: str, env: _Env | None = None) -> None:
+        self.toks = tokens
+        self.i = 0
+        self.where = where
+        self.env = env if env is not None else _Env(GoPackage(()))
 
     def error(self, msg: str, tok=None) -> SignatureError:
         tok = tok or self.peek()
