@@ -53,8 +53,8 @@ from goasm.errors import Pos
 FORMAT = 1
 """Bumped when the entry layout changes."""
 
-_FRONT_END = ("parse.py", "parse_fast.py", "ir.py", "preprocess.py", "errors.py", "cache.py",
-              "arch/amd64.py", "arch/amd64_mnemonics.txt")
+_FRONT_END = ("parse.py", "parse_tree.py", "parse_fast.py", "ir.py", "preprocess.py",
+              "errors.py", "cache.py", "arch/amd64.py", "arch/amd64_mnemonics.txt")
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*"((?:[^"\\\n]|\\.)*)"', re.M)
 
 

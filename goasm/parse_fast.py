@@ -9,7 +9,7 @@ For those lines this module does the lexing and the LALR parsing of
 descent recognizer (iterative inside expressions) building the children lists the grammar's rules would (anonymous
 tokens filtered, expressions as the flat token lists ``expr``/``term``/``factor``
 transform to) -- and hands them to the *same* transformer methods
-(:class:`goasm.parse._ToIR`) that give every node its meaning. So operand rules,
+(:class:`goasm.parse_tree._ToIR`) that give every node its meaning. So operand rules,
 positions and error messages are still defined once, in :mod:`goasm.parse`.
 
 Anything else (``*`` operands, suffixes, register lists, floats, ``AX:DX`` pairs,
@@ -27,7 +27,7 @@ import re
 
 import lark
 
-from goasm.parse import _ToIR
+from goasm.parse_tree import _ToIR
 
 _NAME = r"(?:[^\W\d]|[\u00b7\u2215])(?:\w|[\u00b7\u2215])*"
 # INT as in the grammar, and not followed by what would make Lark's lexer read a FLOAT
@@ -132,7 +132,7 @@ def _expr_into(kinds, toks, i, out):
 
 def _expr(kinds, toks, i):
     """An expression: a single INT/CHAR token, or the flat token list the ``expr``,
-    ``term`` and ``factor`` rules transform to (goasm.parse._ToIR._tokens)."""
+    ``term`` and ``factor`` rules transform to (goasm.parse_tree._ToIR._tokens)."""
     out: list = []
     i = _expr_into(kinds, toks, i, out)
     return (out[0] if len(out) == 1 else out), i
@@ -186,7 +186,7 @@ def _named(t, kinds, toks, i):
     return t.named(children), i
 
 
-# The rules the transformer positions (goasm.parse._positioned) take the position of
+# The rules the transformer positions (goasm.parse_tree._positioned) take the position of
 # their first token; here it is known without searching the children for it.
 _PLAIN_NAMED = _ToIR.plain_named.__wrapped__
 _DOLLAR_NAMED = _ToIR.dollar_named.__wrapped__
