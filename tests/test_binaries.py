@@ -241,7 +241,7 @@ def test_println_speed(record_property):
           f"{threads} threads")
     assert 150_000 < result.steps < 600_000
     assert threads >= 2
-    assert cpu < 6.0
+    assert cpu < 3.5      # 1.3-1.7 s measured; issue #17 asks for <= 2 s
 
 
 def test_cgo_binary_is_refused_at_load_time():
