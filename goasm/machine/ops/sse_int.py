@@ -25,8 +25,8 @@ from goasm.machine.ops import vint as V
 from goasm.machine.ops import vint_lanes as L
 from goasm.machine.ops import vint_pack as P
 from goasm.machine.ops.base import MASK_TEXT, BadForm, handles
-from goasm.machine.ops.lanes import (M128, binary, blendv, blendv_lanes, imm8, need, read_src,
-                                     repeat, unary, xmm)
+from goasm.machine.ops.lanes import (binary, blendv, blendv_lanes, imm8, need, read_src,
+                                     unary, xmm)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -49,17 +49,8 @@ def _texted(fn, text):
 
 
 def _add_sub(width: int, sub: bool):
-    """PADD*/PSUB* by SWAR: the carries stop at lane boundaries (the high bit of each lane
-    is summed apart and put back by XOR)."""
-    h = repeat(1 << (8 * width - 1), width)
-    low = M128 ^ h
-    if sub:
-        text = (lambda e, d, s: f"(({d} | {e.const(h)}) - ({s} & {e.const(low)})) ^ "
-                                f"(({d} ^ {s} ^ {e.const(h)}) & {e.const(h)})")
-    else:
-        text = (lambda e, d, s: f"(({d} & {e.const(low)}) + ({s} & {e.const(low)})) ^ "
-                                f"(({d} ^ {s}) & {e.const(h)})")
-    return _texted(L.add_sub(width, W, sub), text)
+    """PADD*/PSUB*: the shared lane function, inline as :func:`vec.add_lanes`'s SWAR text."""
+    return _texted(L.add_sub(width, W, sub), vec.lanes_text(width, W, sub))
 
 
 _EQB_TABLE = bytes([0xFF] + [0] * 255)
@@ -304,16 +295,9 @@ def pmovx(e, args, fn, mem_width):
     unary(e, args, fn, mem_width=mem_width)
 
 
-def _pmovmskb(s):
-    return int(s.to_bytes(16, "little").translate(_MSB_ASCII)[::-1], 2)
-
-
 _MSB_GATHER = 0x2040810204081
 """``(x & 0x8080808080808080) * _MSB_GATHER >> 56 & 0xFF`` gathers the top bits of the
 eight bytes of x into one byte (each byte's bit lands at bit 56 + its index, no carries)."""
-
-
-_MSB_ASCII = bytes([0x30] * 128 + [0x31] * 128)
 
 
 @handles(("PMOVMSKB", {}))

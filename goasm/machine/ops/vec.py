@@ -218,6 +218,19 @@ def sub_lanes(a: int, b: int, ew: int, width: int) -> int:
     return ((a | h) - (b & low)) ^ ((a ^ ~b) & h)
 
 
+def lanes_text(ew: int, width: int, sub: bool):
+    """:func:`add_lanes` (or :func:`sub_lanes`) as the text translated code runs in place
+    of a call (:func:`goasm.machine.ops.lanes.inline`): the same formula, its masks as
+    the translator's constants."""
+    h = high_bits(ew, width)
+    low = FULL[width] ^ h
+    if sub:
+        return (lambda e, a, b: f"(({a} | {e.const(h)}) - ({b} & {e.const(low)})) ^ "
+                                f"(({a} ^ ~{b}) & {e.const(h)})")
+    return (lambda e, a, b: f"(({a} & {e.const(low)}) + ({b} & {e.const(low)})) ^ "
+                            f"(({a} ^ {b}) & {e.const(h)})")
+
+
 class _Expander:
     """``mask bits -> bit mask`` of the selected lanes, memoised per (lane width, vector
     width): the same writemask values recur, so this is one dict lookup at run time."""
