@@ -163,6 +163,9 @@ def test_fault_gives_go_style_crash_report(tmp_path):
     assert report.splitlines()[0] == "unexpected fault address 0xdead000"
     assert "signal SIGSEGV" in report and "addr=0xdead000" in report
     assert "main.main" in report and f"{src}:4" in report
+    # the goroutine's frames end at main.main, as Go prints them: the entry address
+    # the goroutine returns into is no caller frame
+    assert report.endswith(f"goroutine 1 [running]:\nmain.main()\n\t{src}:4 +0x1\n"), report
 
 
 def test_nil_dereference_is_a_go_panic(tmp_path):

@@ -87,6 +87,16 @@ def _is_code(machine, addr: int) -> bool:
     return addr in machine.image.code or addr in machine.natives
 
 
+def _is_caller(machine, ret: int) -> bool:
+    """Is ``ret`` the return address of a call? Code, and not a function's entry: a
+    goroutine starts with the entry of the function it returns into on its stack (as
+    Go's newproc puts goexit there), which is no call site and ends the traceback."""
+    if not _is_code(machine, ret):
+        return False
+    sym, _ = machine.image.symbol_at(ret)
+    return sym is None or sym.addr != ret
+
+
 def traceback(machine, pc: int) -> list[str]:
     """Traceback lines for the goroutine running at ``pc`` (see the module docstring)."""
     lines = _frame_lines(machine, pc, call_site=False)
@@ -105,7 +115,7 @@ def traceback(machine, pc: int) -> list[str]:
             ret = mem.read_u64(regs[4])
         except MachineFault:
             ret = None
-        if ret is not None and _is_code(machine, ret):
+        if ret is not None and _is_caller(machine, ret):
             lines += _frame_lines(machine, ret, call_site=True)
             seen += 1
     while seen < MAX_FRAMES and bp:
@@ -114,7 +124,7 @@ def traceback(machine, pc: int) -> list[str]:
             next_bp = mem.read_u64(bp)
         except MachineFault:
             break
-        if not _is_code(machine, ret):
+        if not _is_caller(machine, ret):
             break
         lines += _frame_lines(machine, ret, call_site=True)
         seen += 1
